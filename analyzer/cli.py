@@ -1,0 +1,134 @@
+"""Thin CLI: parse arguments, call one function, map known errors to exit codes.
+
+Exit codes: 0 success; 1 findings (check, verify, diff --fail-on); 2 usage or input
+error (one line on stderr); 3 internal error.
+Each subcommand lives in its own module as ``command(args) -> int``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from . import __version__
+from .errors import InputError
+
+# subcommand -> module implementing ``command(args) -> int``
+MODULES = {
+    "scan": "analyzer.scan",
+    "report": "analyzer.html",
+    "header": "analyzer.header",
+    "export": "analyzer.export",
+    "verify": "analyzer.verify",
+    "diff": "analyzer.diff",
+    "check": "analyzer.check",
+    "explain": "analyzer.explain",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        sys.stderr.write(f"skbdrop: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="skbdrop", description="Where the Linux kernel drops packets, and why.")
+    p.add_argument("--version", action="version", version=f"skbdrop {__version__}")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def common_scan(sp):
+        sp.add_argument("--jobs", "-j", type=int, default=None,
+                        help="worker processes (default: all cores)")
+        sp.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+
+    s = sub.add_parser("scan", help="analyse a kernel tree, write the analysis JSON")
+    s.add_argument("kernel", metavar="KERNEL",
+                   help="directory, .tar.xz/.tar.gz, REPO@REV, or debian:6.1|debian:6.12")
+    s.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
+    common_scan(s)
+
+    s = sub.add_parser("report", help="HTML coverage report per kernel version")
+    s.add_argument("kernels", metavar="KERNEL", nargs="+", help="KERNEL specs or analysis.json files")
+    s.add_argument("-o", "--output", required=True, metavar="DIR")
+    common_scan(s)
+
+    s = sub.add_parser("header", help="uapi-style C header of the reason table")
+    s.add_argument("kernel", metavar="KERNEL|analysis.json")
+    s.add_argument("-o", "--output", default="-")
+    common_scan(s)
+
+    s = sub.add_parser("export", help="reason or site table as JSON or CSV")
+    s.add_argument("kernel", metavar="KERNEL|analysis.json")
+    s.add_argument("--format", choices=["json", "csv"], default="json")
+    s.add_argument("--table", choices=["reasons", "sites"], default="reasons")
+    s.add_argument("-o", "--output", default="-")
+    common_scan(s)
+
+    s = sub.add_parser("verify", help="compare the catalogue with a running kernel's BTF or tracepoint")
+    s.add_argument("kernel", metavar="KERNEL|analysis.json")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--btf", metavar="FILE")
+    g.add_argument("--tracefs-format", metavar="FILE")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    common_scan(s)
+
+    s = sub.add_parser("diff", help="what changed between two kernels")
+    s.add_argument("old", metavar="OLD")
+    s.add_argument("new", metavar="NEW")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.add_argument("--fail-on", choices=["never", "renumbered", "removed", "any"], default="never")
+    common_scan(s)
+
+    s = sub.add_parser("check", help="judge a patch against its base tree")
+    s.add_argument("--base", metavar="KERNEL")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--patch", metavar="FILE|DIR|-")
+    g.add_argument("--git", nargs=2, metavar=("REPO", "BASE..HEAD"))
+    s.add_argument("--squash", action="store_true")
+    s.add_argument("--format", choices=["text", "json", "sarif"], default="text")
+    s.add_argument("--fail-on", choices=["error", "warning", "info", "never"], default="warning")
+    s.add_argument("--paths", default="net/,drivers/net/,include/net/,include/linux/skbuff.h")
+    s.add_argument("--terse", action="store_true")
+    s.add_argument("-o", "--output", default="-")
+    common_scan(s)
+
+    s = sub.add_parser("explain", help="from a drop reason or runtime drop events to source sites")
+    s.add_argument("kernel", metavar="KERNEL|analysis.json")
+    s.add_argument("reason", nargs="?", metavar="REASON")
+    s.add_argument("--trace", metavar="FILE|-")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.add_argument("-o", "--output", metavar="DIR")
+    common_scan(s)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        mod = importlib.import_module(MODULES[args.cmd])
+        return int(mod.command(args) or 0)
+    except InputError as e:
+        sys.stderr.write(f"skbdrop: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("skbdrop: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except Exception as e:  # noqa: BLE001 - last resort, no traceback for users
+        if os.environ.get("SKBDROP_DEBUG"):
+            raise
+        sys.stderr.write(f"skbdrop: internal error: {type(e).__name__}: {e} "
+                         "(rerun with SKBDROP_DEBUG=1 and report it)\n")
+        return 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
