@@ -16,7 +16,8 @@ What it does (everything on loopback, nothing leaves the machine):
    one (``skbdrop-scenario: NAME``) so every event can be attributed to the
    scenario that caused it;
 4. reads the instance's ``trace``, disables the event, removes the instance;
-5. writes ``trace.txt`` (the raw ``trace`` file), ``uname.txt``,
+5. writes ``trace.txt`` (the raw ``trace`` file), ``kallsyms.txt`` (the
+   /proc/kallsyms lines of the functions in the trace), ``uname.txt``,
    ``kernel-version.txt``, ``kfree_skb.format``, ``consume_skb.format`` and
    ``scenarios.json`` (what each scenario did) into the output directory.
 
@@ -225,6 +226,21 @@ def run_scenarios(marker: str | None) -> list[dict]:
     return done
 
 
+def save_kallsyms(trace: str, path: str) -> None:
+    """The /proc/kallsyms lines of the functions named in the trace's locations
+    (same boot as the capture, so the converters can print real addresses)."""
+    import re
+    names = set(re.findall(r"location=([A-Za-z0-9_.]+)\+", trace))
+    out = []
+    with open("/proc/kallsyms") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[2] in names:
+                out.append(line if line.endswith("\n") else line + "\n")
+    with open(path, "w") as f:
+        f.writelines(sorted(out, key=lambda ln: ln.split()[2]))
+
+
 # --------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -265,6 +281,7 @@ def main(argv=None) -> int:
             os.rmdir(mounted)
     with open(os.path.join(a.outdir, "trace.txt"), "w") as f:
         f.write(trace)
+    save_kallsyms(trace, os.path.join(a.outdir, "kallsyms.txt"))
     u = platform.uname()
     with open(os.path.join(a.outdir, "uname.txt"), "w") as f:
         f.write(subprocess.run(["uname", "-a"], capture_output=True, text=True).stdout)
