@@ -1,0 +1,126 @@
+"""`skbdrop export` on hand-made analyses (tests/data/diff/*.json)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import pytest
+
+from analyzer import cli, export
+from analyzer.model import Analysis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "data", "diff")
+NEW = os.path.join(DATA, "new.json")
+OLD = os.path.join(DATA, "old.json")
+NOCAT = os.path.join(DATA, "nocatalogue.json")
+
+
+def load(path: str) -> Analysis:
+    with open(path, encoding="utf-8") as f:
+        return Analysis.from_json(f.read())
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    rc = cli.main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_reason_table_rows():
+    rows = export.reason_rows(load(NEW))
+    names = [r["name"] for r in rows]
+    # bounds are not reasons: SKB_DROP_REASON_MAX, SKB_DROP_REASON_SUBSYS_MASK, OVS_DROP_MAX
+    assert "SKB_DROP_REASON_MAX" not in names and "OVS_DROP_MAX" not in names
+    assert "SKB_DROP_REASON_SUBSYS_MASK" not in names
+    assert len(rows) == 11
+    assert [r["value"] for r in rows] == sorted(r["value"] for r in rows)
+    by = {r["short"]: r for r in rows}
+    # sites that can produce each reason, counted by hand from new.json:
+    # NO_SOCKET: a.c:12, a.c:25, actions.c:50; TCP_CSUM: a.c:25, c.c:9;
+    # OVS_DROP_LAST_ACTION: actions.c:40, actions.c:50; CONSUMED: d.c:3; NETFILTER_DROP: none
+    assert by["NO_SOCKET"]["sites"] == 3
+    assert by["TCP_CSUM"]["sites"] == 2
+    assert by["OVS_DROP_LAST_ACTION"]["sites"] == 2
+    assert by["CONSUMED"]["sites"] == 1
+    assert by["NETFILTER_DROP"]["sites"] == 0
+    assert by["OVS_DROP_LAST_ACTION"]["subsystem"] == "openvswitch"
+    assert by["OVS_DROP_LAST_ACTION"]["value"] == 196609
+    assert by["TCP_CSUM"]["file"] == "include/net/dropreason-core.h" and by["TCP_CSUM"]["line"] == 136
+    assert all(r["kernel"] == "6.12.0-mini" for r in rows)
+
+
+def test_site_table_rows():
+    rows = export.site_rows(load(NEW))
+    assert len(rows) == 7
+    assert [(r["file"], r["line"]) for r in rows] == sorted((r["file"], r["line"]) for r in rows)
+    ovs = [r for r in rows if r["function"] == "do_output"][0]
+    assert ovs["reasons"] == ["OVS_DROP_LAST_ACTION", "NO_SOCKET"]
+    assert ovs["complete"] is False and ovs["resolution"] == "parameter"
+
+
+@pytest.mark.parametrize("table", ["reasons", "sites"])
+@pytest.mark.parametrize("path", [NEW, OLD])
+def test_csv_and_json_agree_row_for_row(table, path):
+    a = load(path)
+    j = json.loads(export.to_json(a, table))
+    c = export.read_csv(export.to_csv(a, table), table)
+    assert j["columns"] == list(export.COLUMNS[table])
+    assert len(c) == len(j["rows"]) > 0
+    for rc, rj in zip(c, j["rows"]):
+        assert rc == rj
+    assert j["kernel"]["version"] == a.kernel.version
+
+
+def test_csv_is_rfc4180():
+    text = export.to_csv(load(NEW), "reasons")
+    raw = text.encode()
+    # CRLF record ends, and no bare LF outside quoted fields
+    assert raw.endswith(b"\r\n")
+    assert raw.count(b"\r\n") == 12         # header + 11 rows
+    # the NO_SOCKET doc contains a newline, which stays inside its quoted field
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows[0] == list(export.REASON_COLUMNS)
+    assert len(rows) == 12
+    doc = {r[1]: r[4] for r in rows[1:]}
+    assert doc["NO_SOCKET"] == ("no valid socket that can be used. Reason could be one of\n"
+                                'three: 1. no established socket; 2. no "valid" request socket, really')
+    # the doc with a comma and quotes is quoted and its quotes doubled
+    assert '"no valid socket that can be used. Reason could be one of\nthree: 1. no established ' \
+           'socket; 2. no ""valid"" request socket, really"' in text
+
+
+def test_json_is_stable_and_sorted():
+    a = load(NEW)
+    text = export.to_json(a, "sites")
+    assert text == export.to_json(Analysis.from_json(a.to_json()), "sites")
+    doc = json.loads(text)
+    assert list(doc) == sorted(doc)
+    assert all(list(r) == sorted(r) for r in doc["rows"])
+    assert text == json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_cli_export_formats(capsys, tmp_path):
+    rc, out, err = run(capsys, "export", NEW, "--format", "csv")
+    assert rc == 0 and err == ""
+    assert out.splitlines()[0] == ",".join(export.REASON_COLUMNS)
+    rc, out, _ = run(capsys, "export", NEW, "--format", "json", "--table", "sites")
+    assert rc == 0 and json.loads(out)["table"] == "sites"
+    dest = tmp_path / "sites.csv"
+    rc, out, _ = run(capsys, "export", NEW, "--format", "csv", "--table", "sites", "-o", str(dest))
+    assert rc == 0 and out == ""
+    assert export.read_csv(dest.read_bytes().decode(), "sites") == export.site_rows(load(NEW))
+
+
+def test_cli_export_no_catalogue(capsys):
+    for table in ("reasons", "sites"):
+        rc, out, err = run(capsys, "export", NOCAT, "--table", table)
+        assert rc == 2 and out == ""
+        assert len(err.splitlines()) == 1 and "no drop-reason catalogue" in err
+
+
+def test_read_csv_rejects_other_tables():
+    with pytest.raises(ValueError):
+        export.read_csv(export.to_csv(load(NEW), "reasons"), "sites")
