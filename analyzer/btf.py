@@ -41,9 +41,12 @@ def _kind(head: bytes) -> str:
     return "other"
 
 
+BPFTOOL_FALLBACKS = ("/usr/sbin/bpftool", "/sbin/bpftool")   # not always on a user's PATH
+
+
 def _bpftool() -> str:
     exe = shutil.which("bpftool") or next(
-        (p for p in ("/usr/sbin/bpftool", "/sbin/bpftool") if os.access(p, os.X_OK)), None)
+        (p for p in BPFTOOL_FALLBACKS if os.access(p, os.X_OK)), None)
     if not exe:
         raise InputError("bpftool not found: install it (Debian package bpftool) to read raw BTF, "
                          "or pass a saved `bpftool btf dump file FILE -j` JSON")
@@ -52,18 +55,23 @@ def _bpftool() -> str:
 
 def _dump(path: str) -> dict:
     exe = _bpftool()
-    cmd = [exe, "btf", "dump", "file", path, "-j"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0 and os.path.exists(VMLINUX_BTF) \
-            and os.path.realpath(path) != os.path.realpath(VMLINUX_BTF):
+    r = subprocess.run([exe, "btf", "dump", "file", path, "-j"], capture_output=True, text=True)
+    real = os.path.realpath(path)
+    if r.returncode != 0 and real.startswith("/sys/kernel/btf/") \
+            and real != os.path.realpath(VMLINUX_BTF) and os.path.exists(VMLINUX_BTF):
         # a module's split BTF needs the kernel's as its base
-        r2 = subprocess.run([exe, "-B", VMLINUX_BTF, "btf", "dump", "file", path, "-j"],
-                            capture_output=True, text=True)
-        if r2.returncode == 0:
-            r = r2
+        r = subprocess.run([exe, "-B", VMLINUX_BTF, "btf", "dump", "file", path, "-j"],
+                           capture_output=True, text=True)
     if r.returncode != 0:
-        msg = " ".join((r.stderr or r.stdout or "").split())[:200]
-        raise InputError(f"{path}: bpftool cannot read it as BTF: {msg or 'exit ' + str(r.returncode)}")
+        msg = r.stderr or r.stdout or ""
+        try:   # with -j, bpftool reports {"error": "..."} on stdout
+            msg = json.loads(r.stdout).get("error", msg)
+        except (ValueError, AttributeError):
+            pass
+        msg = " ".join(str(msg).split())[:200]
+        raise InputError(f"{path}: bpftool cannot read it as BTF: {msg or 'exit ' + str(r.returncode)}"
+                         " (a module's BTF saved to a file needs its base: dump it with "
+                         "`bpftool -B /sys/kernel/btf/vmlinux btf dump file F -j`)")
     try:
         return json.loads(r.stdout)
     except ValueError:

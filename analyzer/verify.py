@@ -158,8 +158,8 @@ def verify_tracefs(a: Analysis, cat: Catalogue, path: str) -> Result:
 
 def _order(m: Mismatch):
     v = m.catalogue if m.catalogue is not None else m.runtime
-    return (m.enum != CORE_ENUM and m.enum != "kfree_skb", m.enum, v if v is not None else -1,
-            m.kind, m.name)
+    rank = {CORE_ENUM: 0, "kfree_skb": 0, SUBSYS_ENUM: 1}.get(m.enum, 2)
+    return (rank, m.enum, v if v is not None else -1, m.kind, m.name)
 
 
 def verify(a: Analysis, spec: str, *, btf: str | None = None, tracefs_format: str | None = None) -> Result:
