@@ -1,0 +1,134 @@
+"""Source text for the report's file pages.
+
+The report never parses C; it only shows the text. Files come from the kernel tree
+(``analyzer.tree.open_tree``) when the report was asked for a KERNEL spec, or from the
+tree recorded in ``kernel.source`` of an analysis.json when that still exists locally.
+Without a tree, the file page shows the site lines alone (``Site.source``).
+"""
+from __future__ import annotations
+
+import os
+
+from markupsafe import Markup, escape
+
+
+class DirReader:
+    """Reads files of a kernel tree that is a plain directory."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    def read(self, relpath: str) -> bytes:
+        p = os.path.normpath(os.path.join(self.root, relpath))
+        if not p.startswith(self.root + os.sep):
+            raise FileNotFoundError(relpath)
+        with open(p, "rb") as f:
+            return f.read()
+
+
+class SourceReader:
+    """``text(relpath) -> str | None``; None when the file cannot be read."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def text(self, relpath: str) -> str | None:
+        try:
+            data = self.backend.read(relpath)
+        except (OSError, KeyError, ValueError, LookupError):
+            return None
+        if data is None:
+            return None
+        if isinstance(data, str):
+            return data
+        return data.decode("utf-8", errors="replace")
+
+
+def _open_tree(spec: str):
+    try:
+        from . import tree  # the lead's tree module (KERNEL specs)
+    except ImportError:
+        tree = None
+    if tree is not None and hasattr(tree, "open_tree"):
+        try:
+            return tree.open_tree(spec)
+        except Exception:  # noqa: BLE001 - no source is a degraded report, not an error
+            pass
+    if os.path.isdir(spec):
+        return DirReader(spec)
+    return None
+
+
+def open_source(spec: str, kernel_source: str) -> SourceReader | None:
+    """A reader for the tree behind one report input, or None.
+
+    ``spec`` is what the user passed (KERNEL spec or analysis.json); for a JSON file
+    the recorded ``kernel.source`` is used only when it is an existing local path, so a
+    report from JSON never downloads anything.
+    """
+    if spec.endswith(".json") and os.path.isfile(spec):
+        if kernel_source and os.path.exists(kernel_source):
+            b = _open_tree(kernel_source)
+            return SourceReader(b) if b else None
+        return None
+    b = _open_tree(spec)
+    return SourceReader(b) if b else None
+
+
+def matches_sites(lines: list[str], sites) -> bool:
+    """True when every site's recorded source line is the line the tree has there."""
+    for s in sites:
+        if s.line < 1 or s.line > len(lines):
+            return False
+        if s.source and " ".join(lines[s.line - 1].split()) != " ".join(s.source.split()):
+            return False
+    return True
+
+
+def render_lines(lines: list[str], marks: dict[int, tuple[str, str]],
+                 notes: dict[int, Markup], anchors: set[int]) -> Markup:
+    """The body of ``<pre class="src">``: one ``<span>`` per line (numbered by a CSS
+    counter), ids on the lines other pages link to, and a note after each site line.
+
+    ``marks``: line -> (css class, short label for screen readers).
+    """
+    out: list[str] = []
+    ap = out.append
+    for i, text in enumerate(lines, 1):
+        m = marks.get(i)
+        if m is None:
+            if i in anchors:
+                ap(f'<span id="L{i}">{escape(text)}</span>')
+            else:
+                ap(f"<span>{escape(text)}</span>")
+            continue
+        ap(f'<span id="L{i}" class="{m[0]}"><span class="sr">{escape(m[1])}: </span>'
+           f"{escape(text)}</span>")
+        note = notes.get(i)
+        if note:
+            ap(f'<span class="ann">{note}</span>')
+    return Markup("".join(out))
+
+
+def render_sparse(sites, notes: dict[int, Markup], marks: dict[int, tuple[str, str]]) -> Markup:
+    """Site lines only (no tree at hand): explicit numbers, a gap marker between them."""
+    out: list[str] = []
+    prev = None
+    for s in sorted({s.line: s for s in sites}.values(), key=lambda s: s.line):
+        if prev is not None and s.line > prev + 1:
+            out.append('<span class="gap" data-n="">…</span>')
+        cls, label = marks.get(s.line, ("", ""))
+        out.append(f'<span id="L{s.line}" class="{cls}" data-n="{s.line}">'
+                   f'<span class="sr">{escape(label)}: </span>{escape(s.source)}</span>')
+        note = notes.get(s.line)
+        if note:
+            out.append(f'<span class="ann">{note}</span>')
+        prev = s.line
+    return Markup("".join(out))
+
+
+def split_lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [ln.rstrip("\r") for ln in lines]

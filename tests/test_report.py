@@ -1,0 +1,395 @@
+"""skbdrop report: the HTML report, on a hand-made Analysis of tests/fixtures/report/.
+
+The Analysis here is written by hand from reading the fixture (the scanner is tested
+elsewhere); line numbers are looked up in the fixture text, not typed in. Real-tree
+and browser tests are in test_report_realtree.py and test_report_browser.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analyzer.cli import main
+from analyzer.html import MARKER, ReportInput, build_report
+from analyzer.html_data import KernelView, site_class
+from analyzer.html_diff import compare
+from analyzer.html_source import DirReader, SourceReader
+from analyzer.model import (Analysis, CallGraph, Edge, FamilyMember, KernelInfo, Node, Reason,
+                            Site, Summary)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "report"
+CORE_H = "include/net/dropreason-core.h"
+
+
+def _line(path: str, needle: str) -> tuple[int, int, str]:
+    """(line, column, stripped text) of the first line of ``path`` containing ``needle``."""
+    for i, text in enumerate((FIXTURE / path).read_text().splitlines(), 1):
+        if needle in text:
+            return i, text.index(needle) + 1, text.strip()
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+def _reasons(values: dict[str, int] | None = None) -> tuple[Reason, ...]:
+    text = (FIXTURE / CORE_H).read_text().splitlines()
+    out, value = [], 0
+    for i, ln in enumerate(text, 1):
+        m = re.match(r"\s*(SKB_\w+)(?: = (\d+))?,", ln)
+        if not m or m.group(1).endswith("_MAX"):
+            continue
+        value = int(m.group(2)) if m.group(2) else value + 1
+        name = m.group(1)
+        short = name.replace("SKB_DROP_REASON_", "").replace("SKB_", "")
+        doc = re.search(r"@%s: (.*) \*/" % name, text[i - 2])
+        out.append(Reason(name, short, (values or {}).get(short, value), "core",
+                          doc.group(1) if doc else "", CORE_H, i))
+    return tuple(out)
+
+
+def _site(path, needle, function, callee, kind, arg, reasons, resolution, complete=True):
+    line, col, src = _line(path, needle)
+    return Site(path, line, col, function, callee, kind, arg, tuple(reasons), resolution,
+                complete, None if complete else "parameter from unknown callers", src)
+
+
+def fixture_analysis(version="6.12.0-report", source=str(FIXTURE), values=None,
+                     convert_bar=False) -> Analysis:
+    """The analysis of tests/fixtures/report/ as read by hand (see the expect: comments)."""
+    foo, bar = "net/ipv4/foo.c", "drivers/net/bar/bar.c"
+    sites = [
+        _site(foo, "kfree_skb(skb);", "foo_check", "kfree_skb", "drop", None,
+              ["NOT_SPECIFIED"], "unspecified"),
+        _site(foo, "consume_skb(skb);", "foo_rcv", "consume_skb", "consume", None, ["CONSUMED"], "constant"),
+        _site(foo, "kfree_skb_reason(skb, drop_reason)", "foo_rcv", "kfree_skb_reason", "drop",
+              "drop_reason", ["NOT_SPECIFIED", "NO_SOCKET", "TCP_CSUM"], "variable"),
+        _site(foo, "kfree_skb_reason(skb, SKB_DROP_REASON_PKT_TOO_SMALL)", "foo_small",
+              "kfree_skb_reason", "drop", "SKB_DROP_REASON_PKT_TOO_SMALL", ["PKT_TOO_SMALL"],
+              "constant"),
+        _site(bar, "consume_skb(skb);", "bar_tx_done", "consume_skb", "consume", None, ["CONSUMED"], "constant"),
+        (_site(bar, "kfree_skb(skb);", "bar_tx_done", "kfree_skb", "drop", None,
+               ["NO_SOCKET"], "parameter", complete=False) if convert_bar else
+         _site(bar, "kfree_skb(skb);", "bar_tx_done", "kfree_skb", "drop", None,
+               ["NOT_SPECIFIED"], "unspecified")),
+    ]
+    sites.sort(key=lambda s: (s.file, s.line, s.column))
+
+    def node(name, path, static, has_sites, entry):
+        return Node(f"{path}:{name}" if static else name, name, path,
+                    _line(path, f"{name}(struct sk_buff *skb")[0], static, has_sites, entry)
+    nodes = (node("foo_check", foo, True, True, False), node("foo_rcv", foo, False, True, False),
+             node("foo_small", foo, True, True, False), node("foo_input", foo, False, False, False),
+             node("bar_tx_done", bar, True, True, False), node("bar_xmit", bar, False, False, True))
+
+    def edge(a, b, path, needle):
+        return Edge(a, b, path, _line(path, needle)[0], "call")
+    edges = (edge("foo_rcv", f"{foo}:foo_check", foo, "if (foo_check(skb))"),
+             edge("foo_input", f"{foo}:foo_small", foo, "foo_small(skb);"),
+             edge("foo_input", "foo_rcv", foo, "foo_rcv(skb);"),
+             edge("bar_xmit", "foo_input", bar, "foo_input(skb);"),
+             edge("bar_xmit", f"{bar}:bar_tx_done", bar, "bar_tx_done(skb, 0);"))
+    reasons = _reasons(values)
+    family = (FamilyMember("kfree_skb", "drop", "NOT_SPECIFIED", None, 0, "include/linux/skbuff.h",
+                           _line("include/linux/skbuff.h", "kfree_skb(struct")[0], "wrapper"),
+              FamilyMember("kfree_skb_reason", "drop", None, 1, 0, "include/linux/skbuff.h",
+                           _line("include/linux/skbuff.h", "kfree_skb_reason(struct")[0], "wrapper"),
+              FamilyMember("consume_skb", "consume", "CONSUMED", None, 0, "net/core/skbuff.c",
+                           _line("net/core/skbuff.c", "void consume_skb")[0], "tracepoint"))
+    drops = [s for s in sites if s.kind == "drop"]
+    unspec = [s for s in drops if s.resolution == "unspecified"]
+    produced = {r for s in drops for r in s.reasons}
+    summary = Summary(drop_sites=len(drops), with_reason=len(drops) - len(unspec),
+                      unspecified=len(unspec), consume_sites=len(sites) - len(drops),
+                      incomplete=sum(not s.complete for s in drops), reasons_defined=len(reasons),
+                      reasons_never_produced=sum(r.short not in produced for r in reasons))
+    return Analysis(KernelInfo(version, source, "dropreason-core"), reasons, (), family,
+                    tuple(sites), CallGraph(nodes, edges), summary=summary)
+
+
+def build(tmp_path, analyses, source=True, name="out"):
+    out = tmp_path / name
+    out.mkdir()
+    reader = SourceReader(DirReader(str(FIXTURE))) if source else None
+    res = build_report([ReportInput("fixture", a, reader) for a in analyses], str(out))
+    return out, res
+
+
+def pre_children(page: str) -> list[str]:
+    """The class attribute of each direct child of <pre class="src">."""
+    from html.parser import HTMLParser
+
+    class P(HTMLParser):
+        depth, kids = -1, []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "pre":
+                self.depth = 0
+            elif self.depth >= 0:
+                if self.depth == 0:
+                    self.kids.append(dict(attrs).get("class") or "")
+                self.depth += 1
+
+        def handle_endtag(self, tag):
+            if tag == "pre":
+                self.depth = -1
+            elif self.depth > 0:
+                self.depth -= 1
+    p = P()
+    p.feed(page)
+    return p.kids
+
+
+def read(p: Path) -> str:
+    return p.read_text(encoding="utf-8")
+
+
+# --- pages -----------------------------------------------------------------------------
+def test_report_pages_and_totals(tmp_path):
+    a = fixture_analysis()
+    out, res = build(tmp_path, [a])
+    assert res.index == str(out / "index.html")
+    v = KernelView(a)
+    # one page per file with sites, per function with sites, per reason, per directory
+    assert sorted(p.relative_to(out).as_posix() for p in (out / "f").rglob("*.html")) == \
+        ["f/drivers/net/bar/bar.c.html", "f/net/ipv4/foo.c.html"]
+    assert len(list((out / "fn").rglob("*.html"))) == len(v.functions) == 4
+    assert len(list((out / "r").glob("*.html"))) == len(a.reasons)
+    for d in ("d/net/index.html", "d/net/ipv4/index.html", "d/drivers/net/bar/index.html"):
+        assert (out / d).is_file(), d
+    idx = read(out / "index.html")
+    s = a.summary
+    for key in ("drop_sites", "with_reason", "unspecified", "consume_sites",
+                "reasons_defined", "reasons_never_produced"):
+        m = re.search(rf'id="t-{key}">(?:<a [^>]*>)?([\d,]+)<', idx)
+        assert m and int(m.group(1).replace(",", "")) == getattr(s, key), key
+    # 4 drops, 2 unspecified (foo_check, bar_tx_done): coverage 50%
+    assert 'id="t-coverage">50.0%<' in idx
+    # the directory table sums to the same totals as the summary
+    assert v.totals.drop == s.drop_sites and v.totals.unspecified == s.unspecified
+    assert (out / MARKER).is_file()
+    # never-produced reasons: NEVER_USED, and the non-drop slots
+    assert "NEVER_USED" in idx[idx.index('id="never"'):]
+
+
+def test_file_page_source_and_sites(tmp_path):
+    a = fixture_analysis()
+    out, _ = build(tmp_path, [a])
+    page = read(out / "f/net/ipv4/foo.c.html")
+    n_lines = len((FIXTURE / "net/ipv4/foo.c").read_text().splitlines())
+    # every source line is one child span of the <pre> (site notes are spans of class ann)
+    kids = pre_children(page)
+    assert len([k for k in kids if "ann" not in k]) == n_lines
+    for s in a.sites:
+        if s.file != "net/ipv4/foo.c":
+            continue
+        m = re.search(rf'<span id="L{s.line}" class="site s-(\w+)">', page)
+        assert m and m.group(1) == site_class(s), s
+    # the reasoned site links to its reason pages and to its function's callers
+    assert 'href="../../../r/NO_SOCKET.html"' in page
+    assert 'href="../../../fn/foo_rcv.html#callers"' in page
+    # the static foo_check lives under its file
+    assert 'href="../../../fn/net/ipv4/foo.c/foo_check.html"' in page
+
+
+def test_kernel_text_is_escaped(tmp_path):
+    a = fixture_analysis()
+    out, _ = build(tmp_path, [a])
+    for p in out.rglob("*.html"):
+        text = read(p)
+        assert "<script>alert" not in text, p
+        assert "<b>bold" not in text, p
+    foo = read(out / "f/net/ipv4/foo.c.html")
+    assert "&lt;script&gt;alert(&#34;comment&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in foo
+    assert "&lt;script&gt;alert(&#39;string&#39;)&lt;/script&gt;" in foo
+    doc = read(out / "r/NO_SOCKET.html")
+    assert "&lt;script&gt;alert(&#34;doc&#34;)&lt;/script&gt;" in doc
+    # the search index is a script: names are JSON strings, with < escaped as \u003c? no:
+    # json.dumps keeps '<', so the index must not be able to close a script element
+    js = read(out / "search.js")
+    assert js.startswith("window.SKBDROP_SEARCH=") and "</script" not in js.lower()
+
+
+def test_reason_page_sites_chains_graph(tmp_path):
+    a = fixture_analysis()
+    out, _ = build(tmp_path, [a])
+    page = read(out / "r/NO_SOCKET.html")
+    v = KernelView(a)
+    # value as the catalogue has it, the one site that can produce it
+    assert f'id="value">{v.reasons["NO_SOCKET"].reason.value}<' in page
+    assert page.count('<tr class="r-') == 1 and "foo_rcv" in page
+    # the chain from the entry point bar_xmit down to foo_rcv, as text
+    chain = re.search(r'<ol class="chains">(.*?)</ol>', page, re.S).group(1)
+    items = [" ".join(re.sub(r"<[^>]+>", "", li).split())
+             for li in re.findall(r"<li>(.*?)</li>", chain, re.S)]
+    assert items == ["bar_xmit → foo_input → foo_rcv"]
+    # the picture (when dot is installed, as the Makefile arranges)
+    import shutil
+    if shutil.which("dot"):
+        assert '<svg role="img" class="callgraph"' in page and "bar_xmit" in page
+    never = read(out / "r/NEVER_USED.html")
+    assert "No drop site in this tree can report this reason." in never
+
+
+def test_function_page_callers(tmp_path):
+    a = fixture_analysis()
+    out, _ = build(tmp_path, [a])
+    page = read(out / "fn/net/ipv4/foo.c/foo_check.html")
+    callers = page[page.index('id="callers"'):]
+    # foo_check <- foo_rcv <- foo_input <- bar_xmit (entry point)
+    for name in ("foo_rcv", "foo_input", "bar_xmit"):
+        assert name in callers
+    assert callers.index("foo_rcv") < callers.index("foo_input") < callers.index("bar_xmit")
+    assert "entry point" in callers
+    assert "kfree_skb" in page[page.index('id="callees"'):page.index('id="callers"')]
+
+
+def test_without_source_shows_site_lines(tmp_path):
+    a = fixture_analysis()
+    out, _ = build(tmp_path, [a], source=False)
+    page = read(out / "f/net/ipv4/foo.c.html")
+    assert "only the lines holding sites are shown" in page
+    for s in a.sites:
+        if s.file == "net/ipv4/foo.c":
+            assert f'data-n="{s.line}"' in page
+
+
+def test_stale_source_falls_back(tmp_path):
+    a = fixture_analysis()
+    shifted = Analysis(a.kernel, a.reasons, a.subsystems, a.family,
+                       tuple(Site(**{**s.__dict__, "line": s.line + 1}) for s in a.sites),
+                       a.callgraph, a.files, a.summary)
+    out, _ = build(tmp_path, [shifted])
+    assert "does not match the scanned one" in read(out / "f/net/ipv4/foo.c.html")
+
+
+def test_output_is_deterministic(tmp_path):
+    a = fixture_analysis()
+    o1, _ = build(tmp_path, [a], name="a")
+    o2, _ = build(tmp_path, [a], name="b")
+    f1 = sorted(p.relative_to(o1) for p in o1.rglob("*") if p.is_file())
+    f2 = sorted(p.relative_to(o2) for p in o2.rglob("*") if p.is_file())
+    assert f1 == f2
+    for rel in f1:
+        assert (o1 / rel).read_bytes() == (o2 / rel).read_bytes(), rel
+
+
+# --- several kernels -----------------------------------------------------------------------
+def test_trend_and_diff(tmp_path):
+    old = fixture_analysis("6.11.0-old", values={"NO_SOCKET": 3, "TCP_CSUM": 9})
+    new = fixture_analysis("6.12.0-new", convert_bar=True)
+    out, res = build(tmp_path, [old, new])
+    assert res.kernels == ["6.11.0-old", "6.12.0-new"]
+    idx = read(out / "index.html")
+    assert "k/6.11.0-old/index.html" in idx and "k/6.12.0-new/index.html" in idx
+    trend = read(out / "trend.html")
+    assert trend.count('<svg xmlns="http://www.w3.org/2000/svg"') == 3
+    diff = read(out / "diff-6.11.0-old-6.12.0-new.html")
+    cmp = compare(old, new)
+    # TCP_CSUM moved from 9 to its place in the fixture; bar_tx_done's kfree_skb now has a reason
+    assert [n.short for _, n in cmp.renumbered] == ["TCP_CSUM"]
+    assert cmp.converted_sites == 1 and cmp.converted[0].function == "bar_tx_done"
+    assert "Reasons renumbered (1)" in diff and "bar_tx_done" in diff
+    assert "Sites converted to a specific reason (1 in 1 functions)" in diff
+    # per-kernel pages sit in their own tree and reach the shared assets
+    page = read(out / "k/6.12.0-new/f/net/ipv4/foo.c.html")
+    assert 'href="../../../../../assets/report.css"' in page
+
+
+def test_compare_added_removed():
+    old = fixture_analysis("a")
+    new = fixture_analysis("b")
+    new = Analysis(new.kernel, tuple(r for r in new.reasons if r.short != "NEVER_USED") +
+                   (Reason("SKB_DROP_REASON_BRAND_NEW", "BRAND_NEW", 99, "core", "", CORE_H, 1),),
+                   (), new.family, new.sites, new.callgraph, summary=new.summary)
+    c = compare(old, new)
+    assert [r.short for r in c.added] == ["BRAND_NEW"]
+    assert [r.short for r in c.removed] == ["NEVER_USED"]
+    assert c.converted_sites == 0 and not c.renumbered
+
+
+# --- the command ---------------------------------------------------------------------------
+def _json(tmp_path, a, name="analysis.json") -> str:
+    p = tmp_path / name
+    p.write_text(a.to_json())
+    return str(p)
+
+
+def test_cli_from_json(tmp_path, capsys):
+    j = _json(tmp_path, fixture_analysis())
+    out = tmp_path / "rep"
+    assert main(["report", j, "-o", str(out)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.endswith(str(out / "index.html")) and "\n" not in line
+    # kernel.source is the fixture directory, which exists: the full source is shown
+    assert "only the lines holding sites" not in read(out / "f/net/ipv4/foo.c.html")
+    # rerun over our own output: replaced
+    (out / "index.html").write_text("old")
+    assert main(["report", j, "-o", str(out)]) == 0
+    assert read(out / "index.html") != "old"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rep.")]
+
+
+def test_cli_json_without_tree(tmp_path):
+    j = _json(tmp_path, fixture_analysis(source=str(tmp_path / "gone")))
+    out = tmp_path / "rep"
+    assert main(["report", j, "-o", str(out)]) == 0
+    assert "only the lines holding sites" in read(out / "f/net/ipv4/foo.c.html")
+
+
+def test_refuses_foreign_directory(tmp_path, capsys):
+    j = _json(tmp_path, fixture_analysis())
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    assert main(["report", j, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not made by skbdrop" in err
+    assert sorted(os.listdir(out)) == ["notes.txt"] and read(out / "notes.txt") == "keep me"
+
+
+@pytest.mark.parametrize("where", ["file", "proc"])
+def test_unwritable_output(tmp_path, capsys, where):
+    j = _json(tmp_path, fixture_analysis())
+    if where == "file":
+        f = tmp_path / "afile"
+        f.write_text("x")
+        out = f / "rep"          # parent is a regular file
+    else:
+        out = Path("/proc/skbdrop-no/rep")   # nobody, not even root, can create this
+    assert main(["report", j, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not writable" in err
+    assert (tmp_path / "afile").read_text() == "x" if where == "file" else True
+
+
+def test_output_is_a_file(tmp_path, capsys):
+    j = _json(tmp_path, fixture_analysis())
+    f = tmp_path / "afile"
+    f.write_text("x")
+    assert main(["report", j, "-o", str(f)]) == 2
+    assert "not a directory" in capsys.readouterr().err and f.read_text() == "x"
+
+
+def test_bad_input_json(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    out = tmp_path / "rep"
+    assert main(["report", str(bad), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".rep.")]
+
+
+def test_cli_subprocess_one_line(tmp_path):
+    """As a user runs it: one summary line on stdout, nothing on stderr when not a tty."""
+    j = _json(tmp_path, fixture_analysis())
+    out = tmp_path / "rep"
+    p = subprocess.run([sys.executable, "-m", "analyzer.cli", "report", j, "-o", str(out)],
+                       capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == "" and p.stdout.count("\n") == 1
+    assert json.loads((out / MARKER).read_text())["kernels"] == ["6.12.0-report"]
