@@ -446,6 +446,10 @@ def synthetic_patch(name: str, before: dict[str, str | None], after: dict[str, s
             if seq and not seq[-1].endswith("\n"):
                 seq[-1] += "\n\\ No newline at end of file\n"
         parts.append(f"diff --git a/{path} b/{path}\n")
+        if a is None:
+            parts.append("new file mode 100644\n")
+        elif b is None:
+            parts.append("deleted file mode 100644\n")
         parts.extend(difflib.unified_diff(al, bl, fromfile=f"a/{path}" if a is not None else DEV_NULL,
                                           tofile=f"b/{path}" if b is not None else DEV_NULL, n=3))
     return parse_patch("".join(parts), name, subject=subject) if parts else \
