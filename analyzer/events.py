@@ -86,7 +86,7 @@ def parse_location(text: str, module: str | None = None, hex_offset: bool = True
             size = int(s, 16) if slash else None
         except ValueError:
             return Location(None, None, None, module, text)
-    if not name or name.startswith("0x") or all(c in "0123456789abcdefABCDEF" for c in name):
+    if not name or name.startswith("0x") or (len(name) >= 8 and all(c in "0123456789abcdefABCDEF" for c in name)):
         return Location(None, off, size, module, text)
     if not (name[0].isalpha() or name[0] == "_") or not all(c.isalnum() or c in "_." for c in name):
         return Location(None, off, size, module, text)
