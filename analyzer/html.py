@@ -30,7 +30,7 @@ from markupsafe import Markup
 from . import __version__
 from .errors import InputError
 from .html_data import (CLASS_LABEL, CONSUME, INCOMPLETE, REASONED, UNSPECIFIED, Counts,
-                        KernelView, callers_bfs, is_entry, safe_segment, site_class)
+                        KernelView, callers_bfs, chain_to_entry, is_entry, safe_segment, site_class)
 from .html_graph import GEdge, GNode, render_many, to_dot
 from .html_source import (SourceReader, matches_sites, open_source, render_lines,
                           render_sparse, split_lines)
@@ -41,7 +41,7 @@ MARKER = ".skbdrop-report"
 CALLER_CAP = 150           # callers listed on a function page
 GRAPH_CAP = 60             # nodes in a reason page's call-chain picture
 CHAIN_CAP = 25             # text call chains listed on a reason page
-SITE_ROWS_CAP = 5000       # rows of a site table before it is cut
+_SEVERITY = {REASONED: 0, CONSUME: 1, INCOMPLETE: 2, UNSPECIFIED: 3}
 
 
 # --- output directory ------------------------------------------------------------------
@@ -267,17 +267,16 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
     note_tpl = env.get_template("_site_note.html")
     for path, fv in v.files.items():
         notes_by_line: dict[int, list[str]] = {}
-        marks: dict[int, tuple[str, str]] = {}
+        worst: dict[int, str] = {}
         for s in fv.sites:
             c = site_class(s)
-            prev = marks.get(s.line)
-            # the worst class wins when a line holds several sites
-            order = [REASONED, CONSUME, INCOMPLETE, UNSPECIFIED]
-            if prev is None or order.index(c) > order.index(prev[0].split()[-1][2:]):
-                marks[s.line] = (f"site s-{c}", CLASS_LABEL[c])
+            # the worst class colours a line that holds several sites
+            if s.line not in worst or _SEVERITY[c] > _SEVERITY[worst[s.line]]:
+                worst[s.line] = c
             notes_by_line.setdefault(s.line, []).append(
                 note_tpl.render(s=s, c=c, p=Ctx(kroot + fv.page, kroot), v=v,
                                 fn=v.function_of(s)))
+        marks = {ln: (f"site s-{c}", CLASS_LABEL[c]) for ln, c in worst.items()}
         notes = {ln: Markup("".join(x)) for ln, x in notes_by_line.items()}
         text = source.text(path) if source else None
         lines = split_lines(text) if text is not None else None
@@ -317,11 +316,8 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
         roots = sorted({v.function_of(s).key for s in rv.sites if s.kind == "drop"})
         tree = callers_bfs(g, [r for r in roots if r in g], GRAPH_CAP)
         full_tree = tree if not tree.truncated else None
-        chains = []
-        ends = [n for n in tree.order if is_entry(g, nodes, n)] or \
-            [n for n in tree.order if n not in {p for p in tree.parent.values() if p}]
-        for e in sorted(ends, key=lambda n: (-tree.depth[n], n))[:CHAIN_CAP]:
-            chains.append(tree.chain(e))
+        chains = [chain_to_entry(g, nodes, r) for r in roots[:CHAIN_CAP] if r in g]
+        chains.sort(key=lambda c: (not c[1], len(c[0]), c[0]))
         plan = dict(rv=rv, roots=roots, tree=tree, chains=chains,
                     truncated=tree.truncated, complete_graph=full_tree is not None, svg=None)
         plans.append(plan)

@@ -259,6 +259,7 @@ class KernelView:
 
     # --- reasons -------------------------------------------------------------------
     def _build_reasons(self) -> None:
+        self.reason_names = {r.name: r.short for r in self.a.reasons}
         by_reason: dict[str, list[Site]] = {}
         for s in self.a.sites:
             for r in s.reasons:
@@ -268,6 +269,10 @@ class KernelView:
                 continue
             page = self.paths.assign("reason", r.short, f"r/{safe_segment(r.short)}.html")
             self.reasons[r.short] = ReasonView(r, page, by_reason.get(r.short, []))
+
+    def reason_page_by_name(self, name: str) -> str | None:
+        r = self.reason_names.get(name)
+        return self.reasons[r].page if r in self.reasons else None
 
     def reason_page(self, short: str) -> str | None:
         rv = self.reasons.get(short)
@@ -346,3 +351,17 @@ def is_entry(g: nx.DiGraph, nodes: dict[str, Node], nid: str) -> bool:
     if n is not None and n.entry:
         return True
     return nid in g and g.in_degree(nid) == 0
+
+
+def chain_to_entry(g: nx.DiGraph, nodes: dict[str, Node], root: str, cap: int = 400) -> tuple[list[str], bool]:
+    """The shortest call chain from an entry point down to ``root`` (entry first), and
+    whether it really starts at an entry point (False: the search stopped at ``cap``
+    functions, the chain ends at the farthest caller found)."""
+    if is_entry(g, nodes, root):
+        return [root], True
+    tree = callers_bfs(g, [root], cap)
+    for n in tree.order[1:]:
+        if is_entry(g, nodes, n):
+            return tree.chain(n), True
+    far = max(tree.order, key=lambda n: (tree.depth[n], n))
+    return tree.chain(far), False

@@ -225,11 +225,18 @@ def test_reason_page_sites_chains_graph(tmp_path):
     chain = re.search(r'<ol class="chains">(.*?)</ol>', page, re.S).group(1)
     items = [" ".join(re.sub(r"<[^>]+>", "", li).split())
              for li in re.findall(r"<li>(.*?)</li>", chain, re.S)]
-    assert items == ["bar_xmit → foo_input → foo_rcv"]
+    assert items == ["bar_xmit → foo_input → foo_rcv"]  # the one function with a NO_SOCKET site
     # the picture (when dot is installed, as the Makefile arranges)
     import shutil
     if shutil.which("dot"):
         assert '<svg role="img" class="callgraph"' in page and "bar_xmit" in page
+    # NOT_SPECIFIED: one chain per function holding such a site, entry point first
+    page = read(out / "r/NOT_SPECIFIED.html")
+    chain = re.search(r'<ol class="chains">(.*?)</ol>', page, re.S).group(1)
+    items = [" ".join(re.sub(r"<[^>]+>", "", li).split())
+             for li in re.findall(r"<li>(.*?)</li>", chain, re.S)]
+    assert items == ["bar_xmit → bar_tx_done", "bar_xmit → foo_input → foo_rcv",
+                     "bar_xmit → foo_input → foo_rcv → foo_check"]
     never = read(out / "r/NEVER_USED.html")
     assert "No drop site in this tree can report this reason." in never
 
@@ -290,8 +297,8 @@ def test_trend_and_diff(tmp_path):
     diff = read(out / "diff-6.11.0-old-6.12.0-new.html")
     cmp = compare(old, new)
     # TCP_CSUM moved from 9 to its place in the fixture; bar_tx_done's kfree_skb now has a reason
-    assert [n.short for _, n in cmp.renumbered] == ["TCP_CSUM"]
-    assert cmp.converted_sites == 1 and cmp.converted[0].function == "bar_tx_done"
+    assert [x.name for x in cmp.diff.reasons_renumbered] == ["SKB_DROP_REASON_TCP_CSUM"]
+    assert cmp.converted_sites == 1 and cmp.by_function[0].function == "bar_tx_done"
     assert "Reasons renumbered (1)" in diff and "bar_tx_done" in diff
     assert "Sites converted to a specific reason (1 in 1 functions)" in diff
     # per-kernel pages sit in their own tree and reach the shared assets
@@ -299,16 +306,13 @@ def test_trend_and_diff(tmp_path):
     assert 'href="../../../../../assets/report.css"' in page
 
 
-def test_compare_added_removed():
+def test_diff_page_when_not_comparable(tmp_path):
+    """A version without a catalogue still gets its diff page, saying why there is no diff."""
     old = fixture_analysis("a")
-    new = fixture_analysis("b")
-    new = Analysis(new.kernel, tuple(r for r in new.reasons if r.short != "NEVER_USED") +
-                   (Reason("SKB_DROP_REASON_BRAND_NEW", "BRAND_NEW", 99, "core", "", CORE_H, 1),),
-                   (), new.family, new.sites, new.callgraph, summary=new.summary)
-    c = compare(old, new)
-    assert [r.short for r in c.added] == ["BRAND_NEW"]
-    assert [r.short for r in c.removed] == ["NEVER_USED"]
-    assert c.converted_sites == 0 and not c.renumbered
+    empty = Analysis(KernelInfo("b", "", "none"))
+    out, _ = build(tmp_path, [old, empty])
+    page = read(out / "diff-a-b.html")
+    assert "cannot be compared" in page and "no drop-reason catalogue" in page
 
 
 # --- the command ---------------------------------------------------------------------------

@@ -1,0 +1,162 @@
+"""The report in headless Debian chromium (tests/browser.py): on the fixture report.
+
+Renders with no console errors; totals equal the analysis; a directory click reaches a
+file page; a site links to its reason page; search and keyboard work; a screenshot of
+each page type goes to test-artifacts/. The same walk over the real 6.12 report is in
+test_report_realtree.py.
+"""
+from __future__ import annotations
+
+import pytest
+
+from browser import available, chromium, console_errors, screenshot
+from test_report import build, fixture_analysis
+
+pytestmark = pytest.mark.browser
+why = available()
+if why:
+    pytest.skip(why, allow_module_level=True)
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def wait_for(b, css, timeout=10):
+    return WebDriverWait(b, timeout).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def search(b, term, expect):
+    """Type into the search box, return the first result's link once it shows ``expect``."""
+    q = b.find_element(By.ID, "q")
+    q.clear()
+    q.send_keys(term)
+    WebDriverWait(b, 10).until(
+        lambda d: any(expect == e.text for e in d.find_elements(By.CSS_SELECTOR, "#qres .name")))
+    return [a for a in b.find_elements(By.CSS_SELECTOR, "#qres a")
+            if a.find_element(By.CSS_SELECTOR, ".name").text == expect][0]
+
+
+def totals_on_page(b) -> dict[str, int]:
+    out = {}
+    for dd in b.find_elements(By.CSS_SELECTOR, "#totals dd[id^='t-']"):
+        key = dd.get_attribute("id")[2:]
+        if key != "coverage":
+            out[key] = int(dd.text.replace(",", ""))
+    return out
+
+
+def walk(b, out, summary, fn_name, shots_prefix):
+    """The walk the issue asks for, on any report of one kernel."""
+    b.get((out / "index.html").as_uri())
+    wait_for(b, "#totals")
+    assert console_errors(b) == []
+    want = {k: getattr(summary, k) for k in ("drop_sites", "with_reason", "unspecified",
+                                             "consume_sites", "reasons_defined",
+                                             "reasons_never_produced", "incomplete")}
+    assert totals_on_page(b) == want
+    screenshot(b, f"{shots_prefix}-index")
+    # down the directory tree until a file page
+    b.set_window_size(1280, 900)
+    for _ in range(12):
+        files = b.find_elements(By.CSS_SELECTOR, "#tree tr.file th a")
+        if files:
+            break
+        b.find_element(By.CSS_SELECTOR, "#tree tr.dir th a").click()
+        wait_for(b, "#tree")
+        assert console_errors(b) == []
+    screenshot(b, f"{shots_prefix}-directory")
+    files[0].click()
+    wait_for(b, "pre.src")
+    assert console_errors(b) == []
+    assert "/f/" in b.current_url
+    screenshot(b, f"{shots_prefix}-file", full_page=False)
+    # a site's reason link (in its note under the source line) reaches the reason page
+    links = b.find_elements(By.CSS_SELECTOR, "pre.src .ann a.reason")
+    assert links, "no site with a reason link on " + b.current_url
+    name = links[0].text
+    b.execute_script("arguments[0].scrollIntoView()", links[0])
+    links[0].click()
+    wait_for(b, "h1 code")
+    assert "/r/" in b.current_url and b.find_element(By.CSS_SELECTOR, "h1 code").text == name
+    assert console_errors(b) == []
+    screenshot(b, f"{shots_prefix}-reason")
+    # search (client-side index, loaded by a script tag: file:// friendly)
+    b.set_window_size(1280, 900)
+    link = search(b, fn_name, fn_name)
+    link.click()
+    wait_for(b, "#callers")
+    assert b.find_element(By.CSS_SELECTOR, "h1 code").text == fn_name + "()"
+    assert console_errors(b) == []
+    screenshot(b, f"{shots_prefix}-function")
+
+
+@pytest.fixture(scope="module")
+def fixture_report(tmp_path_factory):
+    a = fixture_analysis()
+    out, _ = build(tmp_path_factory.mktemp("rep"), [a])
+    return a, out
+
+
+def test_walk_fixture_report(fixture_report):
+    a, out = fixture_report
+    with chromium() as b:
+        walk(b, out, a.summary, "foo_rcv", "fixture")
+
+
+def test_sort_filter_keyboard(fixture_report):
+    a, out = fixture_report
+    with chromium() as b:
+        b.get((out / "files.html").as_uri())
+        wait_for(b, "#files")
+        rows = lambda: [r.find_element(By.CSS_SELECTOR, "th").text  # noqa: E731
+                        for r in b.find_elements(By.CSS_SELECTOR, "#files tbody tr") if r.is_displayed()]
+        assert rows() == sorted(rows())
+        # sort by drop sites, descending on the second click
+        btn = b.find_elements(By.CSS_SELECTOR, "#files thead th button")[1]
+        btn.click()
+        btn.click()
+        th = b.find_elements(By.CSS_SELECTOR, "#files thead th")[1]
+        assert th.get_attribute("aria-sort") == "descending"
+        assert rows()[0] == "net/ipv4/foo.c"          # 3 drops against bar.c's 1
+        b.find_element(By.CSS_SELECTOR, "input[data-filter=files]").send_keys("bar")
+        assert rows() == ["drivers/net/bar/bar.c"]
+        # "/" focuses the search box; arrows and Enter open a result
+        b.find_element(By.TAG_NAME, "body").send_keys("/")
+        assert b.switch_to.active_element.get_attribute("id") == "q"
+        q = b.switch_to.active_element
+        q.send_keys("NO_SOCK")
+        WebDriverWait(b, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#qres li[role=option]"))
+        q.send_keys(Keys.ARROW_DOWN, Keys.ENTER)
+        WebDriverWait(b, 10).until(lambda d: "/r/NO_SOCKET.html" in d.current_url)
+        assert console_errors(b) == []
+
+
+def test_phone_width(fixture_report):
+    """Readable on a phone: no horizontal scrolling of the page itself on the index."""
+    a, out = fixture_report
+    with chromium(width=390, height=844) as b:
+        b.get((out / "index.html").as_uri())
+        wait_for(b, "#totals")
+        sw, cw = b.execute_script("return [document.documentElement.scrollWidth, "
+                                  "document.documentElement.clientWidth]")
+        assert sw <= cw + 1
+        screenshot(b, "fixture-index-phone")
+
+
+def test_trend_and_diff_render(tmp_path):
+    old = fixture_analysis("6.11.0-old", values={"NO_SOCKET": 3, "TCP_CSUM": 9})
+    new = fixture_analysis("6.12.0-new", convert_bar=True)
+    out, _ = build(tmp_path, [old, new])
+    with chromium() as b:
+        for page, shot in (("index.html", "fixture-overview"), ("trend.html", "fixture-trend"),
+                           ("diff-6.11.0-old-6.12.0-new.html", "fixture-diff")):
+            b.get((out / page).as_uri())
+            wait_for(b, "h1")
+            assert console_errors(b) == [], page
+            screenshot(b, shot)
+        # search from an overview page opens the newest kernel's pages
+        b.get((out / "trend.html").as_uri())
+        search(b, "foo_rcv", "foo_rcv").click()
+        WebDriverWait(b, 10).until(lambda d: "/k/6.12.0-new/fn/foo_rcv.html" in d.current_url)
