@@ -1,0 +1,78 @@
+"""`skbdrop diff debian:6.1 debian:6.12` on the real trees.
+
+Expectations read from the trees:
+* enum skb_drop_reason: 6.1.192's include/net/dropreason.h declares 67 enumerators,
+  6.12.117's include/net/dropreason-core.h 106; every 6.1 name is still there, and the 39
+  new ones are SKB_DROP_REASON_SUBSYS_MASK (a bound) and 38 reasons, among them
+  SKB_CONSUMED, SOCKET_CLOSE, TCP_AOFAILURE, VXLAN_INVALID_HDR, QUEUE_PURGE, IP_TUNNEL_ECN
+  and DUP_FRAG.  6.1 has no subsystems; 6.12 adds MAC80211_UNUSABLE (46 reasons in
+  net/mac80211/drop.h), MAC80211_MONITOR (3) and OPENVSWITCH (11, net/openvswitch/drop.h).
+* NETFILTER_DROP is 7 in 6.1.192 and 11 in 6.12.117 (docs/kernel-layouts.md, gcc).
+* Conversions, by reading both files:
+  drivers/net/vxlan/vxlan_core.c vxlan_xmit(): 6.1 line 2882 `kfree_skb(skb)` is
+  `kfree_skb_reason(skb, SKB_DROP_REASON_TUNNEL_TXINFO)` at 6.12 line 2778;
+  net/ipv6/netfilter/nf_conntrack_reasm.c: 6.1 line 260 `kfree_skb(skb)` is
+  `kfree_skb_reason(skb, SKB_DROP_REASON_DUP_FRAG)` at 6.12 line 262.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from analyzer import cli
+from analyzer.diff import diff, to_text
+
+pytestmark = pytest.mark.realtree
+
+
+@pytest.fixture(scope="module")
+def d(analysis_61, analysis_612):
+    return diff(analysis_61, analysis_612, "debian:6.1", "debian:6.12")
+
+
+def test_reasons_added(d):
+    added = {r.name for r in d.reasons_added}
+    for name in ("SKB_CONSUMED", "SKB_DROP_REASON_SOCKET_CLOSE", "SKB_DROP_REASON_TCP_AOFAILURE",
+                 "SKB_DROP_REASON_VXLAN_INVALID_HDR", "SKB_DROP_REASON_QUEUE_PURGE",
+                 "SKB_DROP_REASON_IP_TUNNEL_ECN", "SKB_DROP_REASON_DUP_FRAG",
+                 "OVS_DROP_LAST_ACTION", "RX_DROP_U_MIC_FAIL"):
+        assert name in added, name
+    core = [r for r in d.reasons_added if r.subsystem == "core"]
+    assert len(core) == 38
+    assert len(d.reasons_added) - len(core) == 46 + 3 + 11
+    assert d.reasons_removed == () and d.reasons_renamed == ()
+    assert "SKB_DROP_REASON_SUBSYS_MASK" not in added and "SKB_DROP_REASON_MAX" not in added
+
+
+def test_renumbered_and_subsystems(d):
+    ren = {x.name: (x.old, x.new, x.delta) for x in d.reasons_renumbered}
+    assert ren["SKB_DROP_REASON_NETFILTER_DROP"] == (7, 11, 4)
+    assert "SKB_NOT_DROPPED_YET" not in ren            # 0 in both
+    assert {s.enumerator for s in d.subsystems_added} == {
+        "SKB_DROP_REASON_SUBSYS_MAC80211_UNUSABLE", "SKB_DROP_REASON_SUBSYS_MAC80211_MONITOR",
+        "SKB_DROP_REASON_SUBSYS_OPENVSWITCH"}
+
+
+def test_sites_converted(d):
+    conv = {(c.new.file, c.new.line): c for c in d.sites_converted}
+    c = conv[("drivers/net/vxlan/vxlan_core.c", 2778)]
+    assert c.old.callee == "kfree_skb" and c.old.function == c.new.function == "vxlan_xmit"
+    assert c.new.reasons == ("TUNNEL_TXINFO",)
+    c = conv[("net/ipv6/netfilter/nf_conntrack_reasm.c", 262)]
+    assert (c.old.file, c.old.line, c.old.callee) == ("net/ipv6/netfilter/nf_conntrack_reasm.c",
+                                                      260, "kfree_skb")
+    assert c.new.reasons == ("DUP_FRAG",)
+    for c in d.sites_converted:
+        assert any(r != "NOT_SPECIFIED" for r in c.new.reasons)
+    text = to_text(d)
+    assert f"{len(d.sites_converted)} converted from unspecified to a reason" in text.splitlines()[3]
+    assert len(d.sites_converted) >= 2
+
+
+def test_cli_json(d, capsys):
+    assert cli.main(["diff", "debian:6.1", "debian:6.12", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["old"]["version"].startswith("6.1.") and doc["new"]["version"].startswith("6.12.")
+    assert doc["summary"]["reasons_added"] == len(d.reasons_added) == 98
+    assert doc["summary"]["sites_converted"] == len(d.sites_converted)
