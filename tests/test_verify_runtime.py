@@ -119,3 +119,17 @@ def test_612_against_the_running_kernel_tracepoint(analysis_612):
     core = {(k, n[len("SKB_DROP_REASON_"):], c, r) for e, k, n, c, r in expected_612_vs_btf()
             if e == "skb_drop_reason"}
     assert got == core
+
+
+def _live_kernel_is_the_captured_one() -> bool:
+    with open(os.path.join(RUNTIME, "kernel-version.txt"), encoding="utf-8") as f:
+        captured = f.read().strip()
+    return os.uname().release == captured and os.access("/sys/kernel/btf/vmlinux", os.R_OK)
+
+
+@pytest.mark.skipif(not _live_kernel_is_the_captured_one(),
+                    reason="not running the kernel captured in tests/data/runtime-6.18")
+def test_618_catalogue_matches_the_live_raw_btf(analysis_618):
+    """The raw blob (read through bpftool), not the saved JSON: the same zero mismatches."""
+    res = verify(analysis_618, TREE_618, btf="/sys/kernel/btf/vmlinux")
+    assert res.mismatches == () and res.compared == 128 + 3
