@@ -54,6 +54,7 @@ class Catalogue:
     core_max: int                        # SKB_DROP_REASON_MAX
     shift: int | None                    # SKB_DROP_REASON_SUBSYS_SHIFT, None before 6.4
     mask: int | None                     # SKB_DROP_REASON_SUBSYS_MASK
+    subsys_num: int = 0                  # SKB_DROP_REASON_SUBSYS_NUM
 
     @property
     def reasons(self) -> tuple[Reason, ...]:
@@ -69,9 +70,11 @@ def catalogue(a: Analysis) -> Catalogue:
     else:  # the kernel's MAX is the enumerator after the last reason of the X-macro list
         core_max = max((r.value for r in core), default=-1) + 1
     subs = []
+    num = None
     for s in sorted(a.subsystems, key=lambda s: (s.id, s.name)):
         if s.enumerator.endswith("_NUM"):
-            continue          # SKB_DROP_REASON_SUBSYS_NUM is a bound, not a subsystem
+            num = s.id        # SKB_DROP_REASON_SUBSYS_NUM is a bound, not a subsystem
+            continue
         rs = () if s.name == CORE else tuple(sorted(
             (r for r in a.reasons if r.subsystem == s.name and not is_sentinel(r)),
             key=lambda r: (r.value, r.name)))
@@ -86,7 +89,9 @@ def catalogue(a: Analysis) -> Catalogue:
                 if r.value >> shift != sv.subsystem.id:
                     raise ValueError(f"{r.name} = {r.value:#x} is not in subsystem "
                                      f"{sv.subsystem.name} (id {sv.subsystem.id})")
-    return Catalogue(core, tuple(subs), core_max, shift, mask)
+    if num is None:
+        num = max((sv.subsystem.id for sv in subs), default=-1) + 1
+    return Catalogue(core, tuple(subs), core_max, shift, mask, num)
 
 
 def require_catalogue(a: Analysis, spec: str) -> Catalogue:
@@ -226,7 +231,7 @@ def render(a: Analysis, spec: str = "") -> str:
                  "entries": es} for sv, es in groups],
         entries=all_entries, unique=sorted(names_by_value.values(), key=lambda e: e.value),
         core_max=cat.core_max, core_count=len(cat.core), subsystems=subsystems,
-        subsys_num=(max((s.subsystem.id for s in cat.subsystems), default=-1) + 1),
+        subsys_num=cat.subsys_num,
         shift=cat.shift, mask=cat.mask, count=len(all_entries),
         core_file=cat.core[0].file if cat.core else "")
     return re.sub(r"[ \t]+\n", "\n", text)
