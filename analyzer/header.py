@@ -37,7 +37,12 @@ def is_sentinel(r: Reason) -> bool:
         return True
     if r.name.startswith("__"):
         return True           # __OVS_DROP_REASON, ___RX_DROP_UNUSABLE: slot 0 bases
-    return r.subsystem != CORE and r.name.endswith("_MAX")
+    if r.subsystem == CORE:
+        return False
+    low = (1 << KERNEL_SUBSYS_SHIFT) - 1
+    # OVS_DROP_MAX; RX_DROP_MONITOR (a base, index 0); RX_CONTINUE / RX_QUEUED (aliases
+    # of SKB_CONSUMED / SKB_NOT_DROPPED_YET in mac80211's enum, subsystem id 0)
+    return r.name.endswith("_MAX") or r.value & low == 0 or r.value >> KERNEL_SUBSYS_SHIFT == 0
 
 
 @dataclass(frozen=True)
