@@ -200,3 +200,29 @@ def test_cli_header_subprocess_no_traceback():
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2
     assert r.stdout == "" and len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_bounds_bases_and_aliases_are_not_reasons():
+    """What a scanner may list from mac80211's and openvswitch's enums but is no reason:
+    RX_CONTINUE / RX_QUEUED (= SKB_CONSUMED / SKB_NOT_DROPPED_YET), RX_DROP_MONITOR and
+    __OVS_DROP_REASON (slot-0 bases, id << 16), ___RX_* twins, OVS_DROP_MAX."""
+    from dataclasses import replace
+
+    from analyzer.model import Reason, Subsystem
+    a = load(NEW)
+    f = "net/mac80211/drop.h"
+    extra = (Reason("RX_CONTINUE", "RX_CONTINUE", 1, "mac80211_monitor", "", f, 90),
+             Reason("RX_QUEUED", "RX_QUEUED", 0, "mac80211_monitor", "", f, 91),
+             Reason("RX_DROP_MONITOR", "RX_DROP_MONITOR", 2 << 16, "mac80211_monitor", "", f, 92),
+             Reason("___RX_DROP_M_BAD_BCN_KEYIDX", "___RX_DROP_M_BAD_BCN_KEYIDX", (2 << 16) + 2,
+                    "mac80211_monitor", "", f, 80),
+             Reason("RX_DROP_M_BAD_BCN_KEYIDX", "RX_DROP_M_BAD_BCN_KEYIDX", (2 << 16) + 2,
+                    "mac80211_monitor", "", f, 94),
+             Reason("__OVS_DROP_REASON", "__OVS_DROP_REASON", 3 << 16, "openvswitch", "",
+                    "net/openvswitch/drop.h", 27))
+    a = replace(a, reasons=a.reasons + extra, subsystems=a.subsystems + (
+        Subsystem("mac80211_monitor", "SKB_DROP_REASON_SUBSYS_MAC80211_MONITOR", 2,
+                  "include/net/dropreason.h", 20),))
+    names = {r.name for r in catalogue(a).reasons}
+    assert names == {r.name for r in catalogue(load(NEW)).reasons} | {"RX_DROP_M_BAD_BCN_KEYIDX"}
+    assert "\tSKBDROP_REASON_RX_DROP_M_BAD_BCN_KEYIDX = 131074," in render(a).splitlines()
