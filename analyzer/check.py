@@ -394,6 +394,8 @@ def _reason_tokens(s: Site) -> set[str]:
 def _sites(ctx: _Ctx, out: list[Finding], renames: dict[str, str]) -> None:
     pairs, new, _gone = match_sites(ctx)
     known = {r.short for r in ctx.b.reasons} | {r.name for r in ctx.b.reasons}
+    # reasons the catalogue lost are reported once, as REMOVED, not at every site
+    dropped = {r.short for r in ctx.a.reasons} - {r.short for r in ctx.b.reasons}
 
     def on_added(s: Site) -> bool:
         af = ctx.applied.get(s.file)
@@ -434,7 +436,7 @@ def _sites(ctx: _Ctx, out: list[Finding], renames: dict[str, str]) -> None:
                             suggestions=tuple(sorted(before)), source=src,
                             **ctx.at_new(t.file, t.line)))
             continue
-        lost = before - after
+        lost = before - after - dropped
         if lost and not (t.resolution == "unknown" and not t.reasons):
             note = "" if t.complete else f" (the new set may be incomplete: {t.cause or 'unresolved'})"
             msg = (f"{t.function}(): this drop can no longer report {', '.join(sorted(lost))}"
@@ -516,8 +518,11 @@ def _catalogue(ctx: _Ctx, out: list[Finding], later: frozenset[str]) -> dict[str
                             fix="add the reason in the patch that first uses it",
                             source=src, **loc))
 
-    # values user space sees
-    for sub in sorted({r.subsystem for r in ra.values()}):
+    # values user space sees (a subsystem whose id moved is reported once, below)
+    sa = {s.name: s for s in ctx.a.subsystems}
+    sb = {s.name: s for s in ctx.b.subsystems}
+    moved_subsys = {n for n in sa if n not in sb or sb[n].id != sa[n].id}
+    for sub in sorted({r.subsystem for r in ra.values()} - moved_subsys):
         moved = sorted(((ra[n], rb[n]) for n in ra.keys() & rb.keys()
                         if ra[n].subsystem == sub and ra[n].value != rb[n].value),
                        key=lambda p: p[0].value)
@@ -533,8 +538,6 @@ def _catalogue(ctx: _Ctx, out: list[Finding], later: frozenset[str]) -> dict[str
                         fix="add new reasons at the end of the list, just before the _MAX entry",
                         source=ctx.new_source(where.file, where.line),
                         **ctx.at_new(where.file, where.line)))
-    sa = {s.name: s for s in ctx.a.subsystems}
-    sb = {s.name: s for s in ctx.b.subsystems}
     for name in sorted(sa):
         s = sa[name]
         t = sb.get(name)
