@@ -51,7 +51,7 @@ BINARY = "binary or undecodable"
 OVERLONG = "overlong line"
 HARDWARE = "hardware drop (no source site)"
 
-_LOC_REASON = re.compile(r"location=(\S*)(?:\s+reason:\s*(\S+))?")
+_LOC_REASON = re.compile(r"location=(\S*)(?:\s+\[(\w+)\])?(?:\s+reason:\s*(\S+))?")
 _DW_SUMMARY = re.compile(r"^\s*(\d+) drops at (?:location )?(\S+)(?: \((0x[0-9a-fA-F]+)\))?(?: \[(\w+)\])?")
 _DW_AT = re.compile(r"^drop at:\s+(\S+)(?:\s+\((.*)\))?")
 _DW_REASON = re.compile(r"^(?:drop )?reason:\s*(\S+)")
@@ -108,22 +108,46 @@ class Aggregate:
     lines: int = 0
     events: int = 0
     dropped_keys: int = 0                               # events beyond max_keys distinct keys
+    raw: dict = field(default_factory=dict)             # (fmt, location text, reason, module) -> count
 
-    def add(self, fmt: str, loc: Location | None, reason: str | None, count: int = 1) -> None:
+    def add_raw(self, fmt: str, loc_text: str | None, reason: str | None, count: int = 1,
+                module: str | None = None) -> None:
+        """The per-event fast path: count the texts as printed; parsing the location is
+        done once per distinct text, in ``fold``."""
+        key = (fmt, loc_text, reason, module)
+        raw = self.raw
+        c = raw.get(key)
+        if c is None:
+            if len(raw) >= self.max_keys:
+                self.fold()
+                raw = self.raw
+            raw[key] = count
+        else:
+            raw[key] = c + count
+        self.events += count
+
+    def fold(self) -> None:
+        """Move the raw counts into ``counts`` (per function and reason)."""
+        raw, self.raw = self.raw, {}
+        for (fmt, loc_text, reason, module), n in raw.items():
+            loc = parse_location(loc_text, module) if loc_text is not None else None
+            self.add(fmt, loc, reason, n, counted=True)
+
+    def add(self, fmt: str, loc: Location | None, reason: str | None, count: int = 1,
+            counted: bool = False) -> None:
         func = loc.function if loc else None
         key = (func, reason)
+        if not counted:
+            self.events += count
+        self.formats[fmt] = self.formats.get(fmt, 0) + count
         c = self.counts.get(key)
         if c is None:
             if len(self.counts) >= self.max_keys:
                 self.dropped_keys += count
-                self.events += count
-                self.formats[fmt] = self.formats.get(fmt, 0) + count
                 return
             self.counts[key] = count
         else:
             self.counts[key] = c + count
-        self.events += count
-        self.formats[fmt] = self.formats.get(fmt, 0) + count
         if loc is not None:
             if func is None:
                 off = loc.raw
@@ -167,56 +191,53 @@ class Reader:
         if b is None:
             return
         self._dw = None
-        loc, reason, hw, line = b
+        sym, reason, hw, line = b
         if hw:
             self.agg.skip(HARDWARE, line)
         else:
-            self.agg.add("dropwatch", loc, reason)
+            self.agg.add_raw("dropwatch", sym, reason)
 
     def feed(self, line: str) -> None:
         agg = self.agg
         agg.lines += 1
         if "kfree_skb:" in line:
-            self._flush_dw()
-            m = _LOC_REASON.search(line)
-            if m is None or not m.group(1) or m.group(2) is None:
-                agg.skip(TRUNCATED, line)
-                return
-            fmt = "perf" if "skb:kfree_skb:" in line else "tracefs"
-            loc_text = m.group(1)
-            mod = None
-            rest = line[m.end():].strip()
-            if rest.startswith("[") and rest.endswith("]"):     # never printed by %pS, but be lenient
-                mod = rest[1:-1]
-            agg.add(fmt, parse_location(loc_text, mod), m.group(2))
-            return
-        s = line.strip()
-        if not s:
             if self._dw is not None:
                 self._flush_dw()
-            else:
-                agg.skip(BLANK, line)
+            m = _LOC_REASON.search(line)
+            if m is None or not m.group(1) or m.group(3) is None:
+                agg.skip(TRUNCATED, line)
+                return
+            agg.add_raw("perf" if "skb:kfree_skb:" in line else "tracefs", m.group(1), m.group(3), 1,
+                        m.group(2))
+            return
+        dw = self._dw
+        if dw is not None:                      # inside a dropwatch packet block
+            if line.startswith("drop reason:") or line.startswith("reason:"):
+                m = _DW_REASON.match(line)
+                if m:
+                    dw[1] = m.group(1)
+                    return
+            elif not line.strip():
+                self._flush_dw()
+                return
+            elif not line.startswith("drop at:") and ":" in line and not line.startswith("{"):
+                if line.startswith("origin:") and "hardware" in line:
+                    dw[2] = True
+                return                          # origin:, timestamp:, protocol:, length: …
+            self._flush_dw()
+        s = line.strip()
+        if not s:
+            agg.skip(BLANK, line)
             return
         if s.startswith("drop at:"):
-            self._flush_dw()
             m = _DW_AT.match(s)
             if m is None:
                 agg.skip(TRUNCATED, line)
                 return
             sym, paren = m.group(1), m.group(2) or ""
             hw = not paren.startswith("0x") and bool(paren)     # "drop at: TRAP (GROUP)" = hardware
-            self._dw = [parse_location(sym), None, hw, line]
+            self._dw = [sym, None, hw, line]
             return
-        if self._dw is not None:
-            m = _DW_REASON.match(s)
-            if m:
-                self._dw[1] = m.group(1)
-                return
-            if ":" in s and not s.startswith("{"):       # origin:, timestamp:, protocol:, length: …
-                if s.startswith("origin:") and "hardware" in s:
-                    self._dw[2] = True
-                return
-            self._flush_dw()
         if " drops at " in s:
             m = _DW_SUMMARY.match(s)
             if m is None:
@@ -225,7 +246,7 @@ class Reader:
             if m.group(4) == "hardware":
                 agg.skip(HARDWARE, line)
                 return
-            agg.add("dropwatch", parse_location(m.group(2), hex_offset=True), None, int(m.group(1)))
+            agg.add_raw("dropwatch", m.group(2), None, int(m.group(1)))
             return
         if "kfree_skb_reason" in s or "sk_skb_reason_drop" in s:
             if s.startswith("{"):
@@ -236,8 +257,7 @@ class Reader:
                 agg.skip(NOT_EVENT, line)       # e.g. a pwru line of another function
                 return
             caller = m.group(2)
-            loc = parse_location(caller) if caller and _SYMBOL.match(caller) else Location(None, None, None, None, "")
-            agg.add("pwru", loc if loc.function else None, m.group(1))
+            agg.add_raw("pwru", caller if caller and _SYMBOL.match(caller) else None, m.group(1))
             return
         if "consume_skb:" in line:
             agg.skip(CONSUME, line)
@@ -262,11 +282,12 @@ class Reader:
             self.agg.skip(NOT_EVENT, line)
             return
         caller = d.get("caller_func")
-        loc = parse_location(caller) if isinstance(caller, str) and _SYMBOL.match(caller) else None
-        self.agg.add("pwru", loc if loc and loc.function else None, m.group(1))
+        ok = isinstance(caller, str) and _SYMBOL.match(caller)
+        self.agg.add_raw("pwru", caller if ok else None, m.group(1))
 
     def close(self) -> Aggregate:
         self._flush_dw()
+        self.agg.fold()
         return self.agg
 
 
