@@ -353,8 +353,8 @@ def match_sites(ctx: _Ctx) -> tuple[list[tuple[Site, Site]], list[Site], list[Si
             for s in rem_b:
                 gb[key(s)].append(s)
             taken_a, taken_b = set(), set()
-            for k in ga.keys() & gb.keys():
-                for s, t in zip(ga[k], gb[k]):
+            for k in sorted(ga.keys() & gb.keys(), key=str):
+                for s, t in _pair_by_context(af, ga[k], gb[k]):
                     pairs.append((s, t))
                     taken_a.add(id(s))
                     taken_b.add(id(t))
@@ -363,6 +363,37 @@ def match_sites(ctx: _Ctx) -> tuple[list[tuple[Site, Site]], list[Site], list[Si
         gone.extend(rem_a)
         new.extend(rem_b)
     return pairs, new, gone
+
+
+def _context(text: str | None, line: int, before: int = 2) -> str:
+    if not text:
+        return ""
+    lines = text.split("\n")
+    return "\n".join(ln.strip() for ln in lines[max(0, line - 1 - before):line])
+
+
+def _pair_by_context(af: AppliedFile, olds: list[Site], news: list[Site]):
+    """Pair removed and added sites of one group: most similar lines (and the two lines
+    before them) first, then the nearest in the file; deterministic."""
+    if len(olds) == 1 and len(news) == 1:
+        return [(olds[0], news[0])]
+    import difflib
+    scored = []
+    for i, s in enumerate(olds):
+        cs = _context(af.old_text, s.line)
+        for j, t in enumerate(news):
+            ct = _context(af.new_text, t.line)
+            ratio = difflib.SequenceMatcher(None, cs, ct, autojunk=False).ratio()
+            scored.append((-round(ratio, 6), abs(s.line - t.line), i, j))
+    scored.sort()
+    used_i, used_j, out = set(), set(), []
+    for _r, _d, i, j in scored:
+        if i in used_i or j in used_j:
+            continue
+        used_i.add(i)
+        used_j.add(j)
+        out.append((olds[i], news[j]))
+    return out
 
 
 def _nearby(b: Analysis, site: Site) -> list[str]:
