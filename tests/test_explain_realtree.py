@@ -1,0 +1,107 @@
+"""skbdrop explain on real trees: the 6.18.44 capture against the scanner's analysis of
+Debian's 6.12.117 tree (the closest tree we scan), and against the 6.18.44 catalogue fixture.
+
+Expectations are the ones of test_explain.py (EXPECTED_612), read from the 6.12 code; see
+the comments there for the reasoning per event kind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from analyzer.events import read_text
+from analyzer.explain import CERTAIN, Index, explain_events, reason_report, run_trace
+
+from test_explain import DATA, EXPECTED_612, FORMATS, answer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAYOUT_618 = os.path.join(HERE, "fixtures", "layouts", "6.18")
+
+# event kinds whose expected site is the only drop call in the function and the callees
+# it can inline that can produce the reason: rank 1 whatever the precision of reason sets
+UNAMBIGUOUS = {("unix_release_sock", "SOCKET_CLOSE"), ("ip_local_deliver_finish", "IP_NOPROTO"),
+               ("udp_destruct_common", "NOT_SPECIFIED"), ("udp_queue_rcv_one_skb", "SOCKET_RCVBUFF"),
+               ("udpv6_queue_rcv_one_skb", "SOCKET_RCVBUFF")}
+
+
+def _scan(spec):
+    try:
+        from analyzer.scan import scan
+    except ImportError:
+        pytest.skip("analyzer.scan not available yet")
+    return scan(spec)
+
+
+@pytest.fixture(scope="module")
+def a612(request):
+    try:
+        return request.getfixturevalue("analysis_612")
+    except pytest.FixtureLookupError:
+        return _scan("debian:6.12")
+
+
+@pytest.fixture(scope="module")
+def a618():
+    return _scan(LAYOUT_618)
+
+
+@pytest.fixture(scope="module")
+def rep612(a612):
+    with open(os.path.join(DATA, "trace.txt"), "rb") as f:
+        return run_trace(a612, f, "trace.txt")
+
+
+def test_capture_against_612(rep612):
+    got = answer(rep612)
+    for key, (file, line) in EXPECTED_612.items():
+        assert key in got, key
+        count, cands = got[key]
+        where = [(f, ln) for f, ln, _ in cands]
+        assert (file, line) in where[:3], (key, cands)
+        if key in UNAMBIGUOUS:
+            assert where[0] == (file, line), (key, cands)
+    assert got[("unix_release_sock", "SOCKET_CLOSE")][1][0][2] == CERTAIN
+    assert rep612["summary"]["unmatched_events"] == 0, [
+        (r["function"], r["reason"]["label"], r["cause"]) for r in rep612["rows"] if not r["candidates"]]
+
+
+@pytest.mark.parametrize("name", FORMATS[1:])
+def test_formats_agree_on_612(a612, rep612, name):
+    with open(os.path.join(DATA, name), "rb") as f:
+        assert answer(run_trace(a612, f, name)) == answer(rep612)
+
+
+def test_reason_mode_612(a612):
+    ix = Index(a612)
+    rep = reason_report(ix, ix.decode("SOCKET_CLOSE"))
+    where = {(s["file"], s["line"]) for s in rep["sites"]}
+    assert ("net/unix/af_unix.c", 735) in where
+    s = next(s for s in rep["sites"] if (s["file"], s["line"]) == ("net/unix/af_unix.c", 735))
+    assert s["certainty"] == CERTAIN
+    assert s["chains"], "unix_release_sock has callers (unix_release, the ops)"
+
+
+def test_capture_against_618_catalogue(a618):
+    """The 6.18.44 catalogue decodes every reason of the capture - by name and by the number
+    the running kernel's tracepoint gives it - and the values equal the gcc/BTF ones."""
+    exp = json.load(open(os.path.join(LAYOUT_618, "expected.json")))
+    by_name = {r.name: r.value for r in a618.reasons}
+    for name, v in exp["reasons"].items():
+        if name.endswith("_MAX") or name in ("SKB_NOT_DROPPED_YET", "SKB_CONSUMED"):
+            continue
+        assert by_name.get(name) == v, name
+    ix = Index(a618)
+    fmt = open(os.path.join(DATA, "kfree_skb.format")).read()
+    table = {name: int(v) for v, name in re.findall(r'\{ (\d+), "(\w+)" \}', fmt)}
+    for name, v in table.items():
+        if name == "MAX":
+            continue
+        assert ix.decode(name).value == v, name
+        assert ix.decode(str(v)).short == name, name
+    text = open(os.path.join(DATA, "trace.txt")).read()
+    rows = explain_events(ix, read_text(text))
+    assert {r.reason.short for r in rows} == {k[1] for k in EXPECTED_612}
+    assert all(r.reason.problem is None for r in rows)
