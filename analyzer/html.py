@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 import shutil
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from . import __version__
 from .errors import InputError
@@ -38,7 +39,7 @@ from .model import Analysis, Site
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
 MARKER = ".skbdrop-report"
-CALLER_CAP = 150           # callers listed on a function page
+CALLER_CAP = 100           # callers listed on a function page
 GRAPH_CAP = 60             # nodes in a reason page's call-chain picture
 CHAIN_CAP = 25             # text call chains listed on a reason page
 _SEVERITY = {REASONED: 0, CONSUME: 1, INCOMPLETE: 2, UNSPECIFIED: 3}
@@ -104,21 +105,25 @@ class Ctx:
     def __init__(self, page: str, kroot: str):
         self.page = page
         self.kroot = kroot
-        self._dir = posixpath.dirname(page) or "."
+        self._up = "../" * page.count("/")
 
     def r(self, target: str) -> str:
-        anchor = ""
-        if "#" in target:
-            target, anchor = target.split("#", 1)
-            anchor = "#" + anchor
-        return quote(posixpath.relpath(target, self._dir), safe="/~+") + anchor
+        # page paths are made of safe characters (html_data.safe_path): no quoting needed
+        # for them; anything else is percent-quoted
+        if not _SAFE_URL.match(target):
+            path, _, anchor = target.partition("#")
+            target = quote(path, safe="/~+") + ("#" + quote(anchor) if anchor else "")
+        return self._up + target
 
     def k(self, target: str) -> str:
         return self.r(self.kroot + target)
 
     def kbase(self) -> str:
         """This kernel's root, relative to the page, ending in a slash."""
-        return quote(posixpath.relpath(self.kroot or ".", self._dir), safe="/~+") + "/"
+        return (self._up + self.kroot) or "./"
+
+
+_SAFE_URL = re.compile(r"^[A-Za-z0-9_.+~/\-]*(#[A-Za-z0-9_.-]*)?$")
 
 
 @dataclass
@@ -242,8 +247,15 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
             return nid.rsplit(":", 1)[-1]
         return n.name
 
-    helpers = dict(node_url=node_url, node_label=node_label,
-                   is_entry=lambda nid: is_entry(g, nodes, nid),
+    entry_memo: dict[str, bool] = {}
+
+    def entry(nid: str) -> bool:
+        e = entry_memo.get(nid)
+        if e is None:
+            e = entry_memo[nid] = is_entry(g, nodes, nid)
+        return e
+
+    helpers = dict(node_url=node_url, node_label=node_label, is_entry=entry,
                    node_file=lambda nid: nodes[nid].file if nid in nodes else "")
 
     # index, flat lists ---------------------------------------------------------------
@@ -300,14 +312,17 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
         if tree:
             for n in tree.order[1:]:
                 kids.setdefault(tree.parent[n], []).append(n)
-        entries = [n for n in (tree.order[1:] if tree else []) if is_entry(g, nodes, n)]
+        entries = [n for n in (tree.order[1:] if tree else []) if entry(n)]
         fam = sorted({s.callee for s in fv.sites})
         drop_callees = []
         if key in g:
             drop_callees = sorted(c for c in g.successors(key)
                                   if c in v.functions and c != key)
+        ctx = Ctx(kroot + fv.page, kroot)
+        callers = _caller_tree_html(key, kids, ctx, node_url, node_label, nodes, entry) \
+            if tree else Markup("")
         w.page("function.html", kroot + fv.page, **base, **helpers, fn=fv, tree=tree,
-               kids=kids, entries=entries, fam=fam, drop_callees=drop_callees)
+               callers=callers, entries=entries, fam=fam, drop_callees=drop_callees)
 
     # reasons: graphs first (one dot run), then pages -----------------------------------
     rlist = list(v.reasons.values())
@@ -326,7 +341,7 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
             gnodes, inset = [], set(tree.order)
             for n in tree.order:
                 url = node_url(n)
-                kind = "site" if n in roots else ("entry" if is_entry(g, nodes, n) else "plain")
+                kind = "site" if n in roots else ("entry" if entry(n) else "plain")
                 gnodes.append(GNode(n, node_label(n), page_ctx.k(url) if url else None, kind))
             gedges = [GEdge(s, t, g.edges[s, t].get("kind", "call"))
                       for s in tree.order for t in g.successors(s) if t in inset] \
@@ -353,6 +368,36 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
           json.dumps({"version": a.kernel.version, "entries": entries},
                      ensure_ascii=True, separators=(",", ":")) + ";\n")
     w.write(kroot + "search.js", js.encode("utf-8"))
+
+
+def _caller_tree_html(root: str, kids: dict[str, list[str]], ctx: Ctx, node_url, node_label,
+                      nodes, entry) -> Markup:
+    """Nested lists of callers (written here, not in a recursive template macro: a
+    function page can list a hundred callers and there are thousands of pages)."""
+    out: list[str] = []
+    stack: list[tuple[str, int]] = [(root, 0)]      # (node, index of the next child)
+    out.append("<ul>")
+    while stack:
+        n, i = stack.pop()
+        ks = kids.get(n, [])
+        if i >= len(ks):
+            if stack:
+                out.append("</ul></li>" if ks else "</li>")
+            continue
+        stack.append((n, i + 1))
+        c = ks[i]
+        u = node_url(c)
+        label = escape(node_label(c))
+        out.append(f'<li><a href="{escape(ctx.k(u))}">{label}</a>' if u else f"<li>{label}")
+        if ":" in c and c in nodes:
+            out.append(f' <span class="muted">({escape(nodes[c].file)})</span>')
+        if entry(c):
+            out.append(' <span class="tag entry">entry point</span>')
+        if kids.get(c):
+            out.append("<ul>")
+        stack.append((c, 0))
+    out.append("</ul>")
+    return Markup("".join(out))
 
 
 # --- several kernels ---------------------------------------------------------------------

@@ -85,10 +85,17 @@ def matches_sites(lines: list[str], sites) -> bool:
     return True
 
 
+def text_escape(s: str) -> str:
+    """Escape for HTML text content (not attributes): ``&`` and ``<`` are all it takes;
+    leaving ``>`` and quotes alone keeps pages of C (``->`` everywhere) small."""
+    return s.replace("&", "&amp;").replace("<", "&lt;")
+
+
 def render_lines(lines: list[str], marks: dict[int, tuple[str, str]],
                  notes: dict[int, Markup], anchors: set[int]) -> Markup:
-    """The body of ``<pre class="src">``: one ``<span>`` per line (numbered by a CSS
-    counter), ids on the lines other pages link to, and a note after each site line.
+    """The body of ``<pre class="src">``: one ``<i>`` per line (numbered by a CSS
+    counter; the shortest element, as there are millions of lines in a report), ids on
+    the lines other pages link to, and a note after each site line.
 
     ``marks``: line -> (css class, short label for screen readers).
     """
@@ -98,12 +105,12 @@ def render_lines(lines: list[str], marks: dict[int, tuple[str, str]],
         m = marks.get(i)
         if m is None:
             if i in anchors:
-                ap(f'<span id="L{i}">{escape(text)}</span>')
+                ap(f'<i id="L{i}">{text_escape(text)}</i>')
             else:
-                ap(f"<span>{escape(text)}</span>")
+                ap(f"<i>{text_escape(text)}</i>")
             continue
-        ap(f'<span id="L{i}" class="{m[0]}"><span class="sr">{escape(m[1])}: </span>'
-           f"{escape(text)}</span>")
+        ap(f'<i id="L{i}" class="{m[0]}"><span class="sr">{escape(m[1])}: </span>'
+           f"{text_escape(text)}</i>")
         note = notes.get(i)
         if note:
             ap(f'<span class="ann">{note}</span>')
@@ -116,10 +123,10 @@ def render_sparse(sites, notes: dict[int, Markup], marks: dict[int, tuple[str, s
     prev = None
     for s in sorted({s.line: s for s in sites}.values(), key=lambda s: s.line):
         if prev is not None and s.line > prev + 1:
-            out.append('<span class="gap" data-n="">…</span>')
+            out.append('<i class="gap" data-n="">…</i>')
         cls, label = marks.get(s.line, ("", ""))
-        out.append(f'<span id="L{s.line}" class="{cls}" data-n="{s.line}">'
-                   f'<span class="sr">{escape(label)}: </span>{escape(s.source)}</span>')
+        out.append(f'<i id="L{s.line}" class="{cls}" data-n="{s.line}">'
+                   f'<span class="sr">{escape(label)}: </span>{text_escape(s.source)}</i>')
         note = notes.get(s.line)
         if note:
             out.append(f'<span class="ann">{note}</span>')

@@ -186,7 +186,7 @@ def test_file_page_source_and_sites(tmp_path):
     for s in a.sites:
         if s.file != "net/ipv4/foo.c":
             continue
-        m = re.search(rf'<span id="L{s.line}" class="site s-(\w+)">', page)
+        m = re.search(rf'<i id="L{s.line}" class="site s-(\w+)">', page)
         assert m and m.group(1) == site_class(s), s
     # the reasoned site links to its reason pages and to its function's callers
     assert 'href="../../../r/NO_SOCKET.html"' in page
@@ -203,8 +203,9 @@ def test_kernel_text_is_escaped(tmp_path):
         assert "<script>alert" not in text, p
         assert "<b>bold" not in text, p
     foo = read(out / "f/net/ipv4/foo.c.html")
-    assert "&lt;script&gt;alert(&#34;comment&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in foo
-    assert "&lt;script&gt;alert(&#39;string&#39;)&lt;/script&gt;" in foo
+    # source text: < and & escaped (enough for text content; > and quotes stay as they are)
+    assert "&lt;script>alert(\"comment\")&lt;/script> &amp; &lt;b>bold&lt;/b>" in foo
+    assert "&lt;script>alert('string')&lt;/script>" in foo
     doc = read(out / "r/NO_SOCKET.html")
     assert "&lt;script&gt;alert(&#34;doc&#34;)&lt;/script&gt;" in doc
     # the search index is a script: names are JSON strings, with < escaped as \u003c? no:

@@ -134,7 +134,7 @@
     if (!m || document.getElementById("L" + m[1])) return;
     var pre = $("pre.src:not(.sparse)");
     if (!pre) return;
-    var lines = $$(":scope > span:not(.ann)", pre), el = lines[Number(m[1]) - 1];
+    var lines = $$(":scope > i", pre), el = lines[Number(m[1]) - 1];
     if (el) { el.id = "L" + m[1]; el.scrollIntoView({ block: "center" }); }
   }
   window.addEventListener("hashchange", gotoLine);
