@@ -8,7 +8,9 @@ Formats, detected line by line (a stream may even mix them):
         python3-7931 [001] ..s1. 441.13: kfree_skb: skbaddr=… rx_sk=… protocol=2048 location=tcp_v4_rcv+0x91/0x13f0 reason: NO_SOCKET
 
 ``perf``
-    ``perf script`` of that event (``… skb:kfree_skb: skbaddr=… location=tcp_v4_rcv+0x91 reason: NO_SOCKET``).
+    ``perf script`` of that event (``… skb:kfree_skb: skbaddr=… location=tcp_v4_rcv+0x91 reason: NO_SOCKET``),
+    and ``perf trace -e skb:kfree_skb`` lines (``skb:kfree_skb(skbaddr: …, location: tcp_v4_rcv+0x91, …
+    reason: NO_SOCKET)``).
 ``dropwatch``
     packet alert mode blocks (``drop at: SYMBOL+0xOFF/0xLEN (0xPC)`` … ``drop reason: NAME``,
     a blank line ends a block) and summary mode lines (``N drops at SYMBOL+off (0xPC) [software]``,
@@ -52,6 +54,7 @@ OVERLONG = "overlong line"
 HARDWARE = "hardware drop (no source site)"
 
 _LOC_REASON = re.compile(r"location=(\S*)(?:\s+\[(\w+)\])?(?:\s+reason:\s*(\S+))?")
+_PERF_TRACE = re.compile(r"location:\s*([^,\s)]+)(?:.*?\breason:\s*([\w]+))?")
 _DW_SUMMARY = re.compile(r"^\s*(\d+) drops at (?:location )?(\S+)(?: \((0x[0-9a-fA-F]+)\))?(?: \[(\w+)\])?")
 _DW_AT = re.compile(r"^drop at:\s+(\S+)(?:\s+\((.*)\))?")
 _DW_REASON = re.compile(r"^(?:drop )?reason:\s*(\S+)")
@@ -209,6 +212,13 @@ class Reader:
                 return
             agg.add_raw("perf" if "skb:kfree_skb:" in line else "tracefs", m.group(1), m.group(3), 1,
                         m.group(2))
+            return
+        if "skb:kfree_skb(" in line:            # perf trace -e skb:kfree_skb
+            m = _PERF_TRACE.search(line)
+            if m is None or m.group(2) is None:
+                agg.skip(TRUNCATED, line)
+                return
+            agg.add_raw("perf", m.group(1), m.group(2))
             return
         dw = self._dw
         if dw is not None:                      # inside a dropwatch packet block

@@ -178,3 +178,18 @@ def test_stream_memory_is_flat():
     assert a.events == 40_000
     assert len(a.counts) == len(EXPECTED)
     assert peak < 2_000_000, peak
+
+
+def test_perf_trace_lines():
+    a = read_text("     0.000 python3/7931 skb:kfree_skb(skbaddr: 0xffff888102478e00, location: "
+                  "tcp_v4_rcv+0x91, protocol: 2048, reason: NO_SOCKET)\n"
+                  "     0.100 python3/7931 skb:kfree_skb(skbaddr: 0xffff888102478e00, location: tcp_v4_rcv+0x91\n")
+    assert a.counts == {("tcp_v4_rcv", "NO_SOCKET"): 1}
+    assert a.skipped == {ev.TRUNCATED: 1}
+
+
+def test_tracefs_module_symbol():
+    a = read_text("handler-1 [000] ..s1. 1.0: kfree_skb: skbaddr=00000000b37c92b1 rx_sk=0000000000000000 "
+                  "protocol=2048 location=ovs_dp_process_packet+0x1a/0x200 [openvswitch] reason: 0x20001\n")
+    assert a.counts == {("ovs_dp_process_packet", "0x20001"): 1}
+    assert a.modules == {"ovs_dp_process_packet": "openvswitch"}
