@@ -141,7 +141,8 @@ class Index:
         for d in (self.callees, self.callers):
             for k in d:
                 d[k] = sorted(set(d[k]))
-        self.max_core = max((r.value for r in a.reasons if r.subsystem == "core"), default=-1)
+        self.max_core = max((r.value for r in a.reasons if r.subsystem == "core" and 0 <= r.value < 1 << SHIFT
+                             and not r.name.endswith("_MAX")), default=-1)
 
     # -- reasons -------------------------------------------------------------------
     def decode(self, text: str | None) -> ReasonRef:
