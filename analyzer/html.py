@@ -274,6 +274,9 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
     for n in a.callgraph.nodes:
         if n.file in v.files and n.line:
             anchors.setdefault(n.file, set()).add(n.line)
+    for r in a.reasons:
+        if r.file in v.files and r.line:
+            anchors.setdefault(r.file, set()).add(r.line)
 
     env = w.env
     note_tpl = env.get_template("_site_note.html")

@@ -105,6 +105,21 @@ def test_walk_fixture_report(fixture_report):
         walk(b, out, a.summary, "foo_rcv", "fixture")
 
 
+def test_kernel_html_shows_as_text(fixture_report):
+    """<script> in a C comment is text on the page: visible as written, never run."""
+    a, out = fixture_report
+    with chromium() as b:
+        b.get((out / "f/net/ipv4/foo.c.html").as_uri())
+        wait_for(b, "pre.src")
+        src = b.find_element(By.ID, "src").text
+        assert '<script>alert("comment")</script> & <b>bold</b>' in src
+        assert "<script>alert('string')</script>" in src
+        assert b.find_elements(By.CSS_SELECTOR, "pre.src script, pre.src b") == []
+        b.get((out / "r/NO_SOCKET.html").as_uri())
+        assert '<script>alert("doc")</script>' in b.find_element(By.CSS_SELECTOR, "pre.doc").text
+        assert console_errors(b) == []
+
+
 def test_sort_filter_keyboard(fixture_report):
     a, out = fixture_report
     with chromium() as b:
