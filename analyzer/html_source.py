@@ -8,8 +8,11 @@ Without a tree, the file page shows the site lines alone (``Site.source``).
 from __future__ import annotations
 
 import os
+import re
 
 from markupsafe import Markup, escape
+
+from .errors import InputError
 
 
 class DirReader:
@@ -35,7 +38,7 @@ class SourceReader:
     def text(self, relpath: str) -> str | None:
         try:
             data = self.backend.read(relpath)
-        except (OSError, KeyError, ValueError, LookupError):
+        except (OSError, KeyError, ValueError, LookupError, InputError):
             return None
         if data is None:
             return None
@@ -62,11 +65,18 @@ def _open_tree(spec: str):
 def open_source(spec: str, kernel_source: str) -> SourceReader | None:
     """A reader for the tree behind one report input, or None.
 
-    ``spec`` is what the user passed (KERNEL spec or analysis.json); for a JSON file
-    the recorded ``kernel.source`` is used only when it is an existing local path, so a
-    report from JSON never downloads anything.
+    ``spec`` is what the user passed (KERNEL spec or analysis.json). For a JSON file the
+    recorded ``kernel.source`` is used only when it is at hand: an existing local path,
+    or a ``debian:VER`` tree already in the cache. A report from JSON never downloads.
     """
     if spec.endswith(".json") and os.path.isfile(spec):
+        m = re.match(r"debian:(\d+\.\d+)\b", kernel_source or "")
+        if m:                      # Debian's tree, when it is still in the cache
+            try:
+                from .tree import debian_tree
+                return SourceReader(debian_tree(m.group(1), fetch=False))
+            except (ImportError, InputError, OSError):
+                return None
         if kernel_source and os.path.exists(kernel_source):
             b = _open_tree(kernel_source)
             return SourceReader(b) if b else None

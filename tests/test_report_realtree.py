@@ -124,3 +124,15 @@ def test_61_and_612_trend_and_diff(tmp_path_factory, analysis_61, analysis_612):
                 b.get((Path(out) / page).as_uri())
                 assert console_errors(b) == [], page
                 screenshot(b, shot)
+
+
+def test_json_input_finds_the_cached_debian_tree(tmp_path, analysis_612):
+    """An analysis.json of debian:6.12 records `debian:6.12 (...)` as its source: the
+    report reads the files from the cache (no download), and they match the sites."""
+    from analyzer.html_source import matches_sites, split_lines
+    j = tmp_path / "a.json"
+    j.write_text(analysis_612.to_json())
+    reader = open_source(str(j), analysis_612.kernel.source)
+    assert reader is not None
+    sites = [s for s in analysis_612.sites if s.file == "net/ipv4/tcp_ipv4.c"]
+    assert matches_sites(split_lines(reader.text("net/ipv4/tcp_ipv4.c")), sites)
