@@ -52,8 +52,10 @@ TRUNCATED = "truncated or malformed drop event"
 BINARY = "binary or undecodable"
 OVERLONG = "overlong line"
 HARDWARE = "hardware drop (no source site)"
+LOST = "lost-events marker"
 
 _LOC_REASON = re.compile(r"location=(\S*)(?:\s+\[(\w+)\])?(?:\s+reason:\s*(\S+))?")
+_LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
 _PERF_TRACE = re.compile(r"location:\s*([^,\s)]+)(?:.*?\breason:\s*([\w]+))?")
 _DW_SUMMARY = re.compile(r"^\s*(\d+) drops at (?:location )?(\S+)(?: \((0x[0-9a-fA-F]+)\))?(?: \[(\w+)\])?")
 _DW_AT = re.compile(r"^drop at:\s+(\S+)(?:\s+\((.*)\))?")
@@ -111,6 +113,7 @@ class Aggregate:
     lines: int = 0
     events: int = 0
     dropped_keys: int = 0                               # events beyond max_keys distinct keys
+    lost: int = 0                                       # events the tracer says it lost
     raw: dict = field(default_factory=dict)             # (fmt, location text, reason, module) -> count
 
     def add_raw(self, fmt: str, loc_text: str | None, reason: str | None, count: int = 1,
@@ -272,6 +275,12 @@ class Reader:
         if "consume_skb:" in line:
             agg.skip(CONSUME, line)
             return
+        if "LOST" in s:
+            m = _LOST.search(s)
+            if m:                               # trace_pipe: "CPU:1 [LOST 123 EVENTS]"
+                agg.lost += int(m.group(1))
+                agg.skip(LOST, line)
+                return
         if s.startswith("#"):
             agg.skip(COMMENT, line)
             return

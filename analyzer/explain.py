@@ -372,6 +372,7 @@ def trace_report(a: Analysis, agg: Aggregate, rows: list[Row], source: str, inte
                   "skipped": dict(sorted(agg.skipped.items())),
                   "samples": dict(sorted(agg.samples.items())),
                   "distinct": len(agg.counts), "beyond_key_cap": agg.dropped_keys,
+                  "lost": agg.lost,
                   "interrupted": interrupted},
         "summary": {"events": agg.events, "matched_events": matched,
                     "unmatched_events": agg.events - agg.dropped_keys - matched,
@@ -412,6 +413,9 @@ def text_trace(rep: dict) -> str:
     skipped = ", ".join(f"{v} {c}" for c, v in inp["skipped"].items())
     out.append(f"input: {inp['lines']} lines" + (f"; skipped: {skipped}" if skipped else "")
                + ("; INTERRUPTED, partial input" if inp["interrupted"] else ""))
+    if inp["lost"]:
+        out.append(f"note: the tracer reported {inp['lost']} lost events (ring buffer overrun); "
+                   f"counts are lower bounds")
     if inp["beyond_key_cap"]:
         out.append(f"note: {inp['beyond_key_cap']} events beyond the cap of distinct "
                    f"(function, reason) pairs were counted but not explained")

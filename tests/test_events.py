@@ -193,3 +193,9 @@ def test_tracefs_module_symbol():
                   "protocol=2048 location=ovs_dp_process_packet+0x1a/0x200 [openvswitch] reason: 0x20001\n")
     assert a.counts == {("ovs_dp_process_packet", "0x20001"): 1}
     assert a.modules == {"ovs_dp_process_packet": "openvswitch"}
+
+
+def test_lost_events_marker():
+    a = read_text("CPU:1 [LOST 123 EVENTS]\n"
+                  "x-1 [001] ..s1. 1.0: kfree_skb: skbaddr=0 rx_sk=0 protocol=0 location=f_g+0x1/0x2 reason: NOMEM\n")
+    assert a.lost == 123 and a.skipped == {ev.LOST: 1} and a.events == 1
