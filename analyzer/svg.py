@@ -4,6 +4,7 @@ Every text is XML-escaped here; the result is safe to inline in HTML.
 """
 from __future__ import annotations
 
+import math
 from html import escape
 
 # Okabe–Ito palette: distinguishable with the common colour-vision deficiencies.
@@ -11,13 +12,17 @@ PALETTE = ["#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00", "#56B4E9", "#0
 
 
 def _nice_max(v: float) -> float:
+    """The smallest 4 x step >= v, step one of 1, 2, 2.5, 5 times a power of ten."""
     if v <= 0:
-        return 1.0
-    mag = 10 ** (len(str(int(v))) - 1)
+        return 4.0
+    step = v / 4
+    mag = 10 ** math.floor(math.log10(step))
     for m in (1, 2, 2.5, 5, 10):
-        if v <= m * mag:
-            return m * mag
-    return 10 * mag
+        if step <= m * mag + 1e-9:
+            if mag >= 1 or m * mag >= 1:
+                return 4 * m * mag
+            return 4.0          # counts: never a fractional tick
+    return 40 * mag
 
 
 def _fmt(v: float) -> str:
@@ -33,8 +38,10 @@ def line_chart(title: str, labels: list[str], series: list[tuple[str, list[float
     vmax = y_max if y_max is not None else _nice_max(max((v for _, vs in series for v in vs), default=1))
     n = max(len(labels), 1)
 
+    inset = 40                   # keep the first and last labels inside the picture
+
     def x(i: int) -> float:
-        return left + (pw / 2 if n == 1 else pw * i / (n - 1))
+        return left + (pw / 2 if n == 1 else inset + (pw - 2 * inset) * i / (n - 1))
 
     def y(v: float) -> float:
         return top + ph - ph * (v / vmax if vmax else 0)

@@ -398,3 +398,20 @@ def test_cli_subprocess_one_line(tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stderr == "" and p.stdout.count("\n") == 1
     assert json.loads((out / MARKER).read_text())["kernels"] == ["6.12.0-report"]
+
+
+def test_svg_charts_are_wellformed_and_escaped():
+    import xml.etree.ElementTree as ET
+
+    from analyzer.svg import bar_chart, line_chart
+    labels = ["6.1.192", "<b>6.12</b>"]
+    for svg in (line_chart("cov & <x>", labels, [("coverage", [12.5, 40.0])], y_max=100, unit="%"),
+                bar_chart("sites", labels, [("drop", [3, 7]), ("<i>", [1, 2])])):
+        root = ET.fromstring(svg)               # well-formed XML
+        texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+        assert "<b>6.12</b>" in texts           # escaped in the markup, intact as text
+        assert "<b>" not in svg
+    # y ticks: 0 .. 8 in steps of 2 for a maximum of 7 (no fractional counts)
+    ticks = [t.text for t in ET.fromstring(bar_chart("s", ["a"], [("n", [7])])).iter(
+        "{http://www.w3.org/2000/svg}text") if t.get("class") == "tick"]
+    assert ticks == ["0", "2", "4", "6", "8"]
