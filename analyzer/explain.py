@@ -37,6 +37,7 @@ MAX_INLINE_DEPTH = 6      # static callees followed from the event's function
 MAX_CANDIDATES = 12       # candidates kept per (function, reason)
 MAX_CHAINS = 3            # call chains per site in REASON mode
 MAX_CHAIN_DEPTH = 12
+MAX_CHAIN_VISIT = 20000   # callers visited per site when looking for entry points
 CORE_PREFIX = "SKB_DROP_REASON_"
 SHIFT = 16
 
@@ -246,6 +247,8 @@ class Index:
                 if not callers:
                     continue
             if d >= MAX_CHAIN_DEPTH:
+                continue
+            if len(parent) > MAX_CHAIN_VISIT:
                 continue
             for c in callers:
                 if c not in parent:
