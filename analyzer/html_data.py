@@ -26,11 +26,16 @@ CLASS_LABEL = {
 }
 
 
+# Enumerators of the catalogue that are not reasons a drop reports (the scanner's
+# Summary.reasons_defined / reasons_never_produced leave them out the same way).
+SENTINELS = frozenset({"SKB_NOT_DROPPED_YET", "SKB_CONSUMED", "SKB_DROP_REASON_MAX",
+                       "SKB_DROP_REASON_SUBSYS_MASK"})
+
+
 def is_unspecified(site: Site) -> bool:
-    """A drop site that can only report NOT_SPECIFIED (e.g. plain ``kfree_skb``)."""
-    if site.resolution == "unspecified":
-        return True
-    return bool(site.reasons) and all(r == NOT_SPECIFIED for r in site.reasons)
+    """A drop site that reports no reason but NOT_SPECIFIED (plain ``kfree_skb``), or
+    none known at all: as the scanner's Summary.unspecified counts them."""
+    return not (set(site.reasons) - {NOT_SPECIFIED})
 
 
 def site_class(site: Site) -> str:
@@ -279,10 +284,9 @@ class KernelView:
         return rv.page if rv else None
 
     def never_produced(self) -> list[ReasonView]:
-        """Reasons no drop site can report (NOT_DROPPED_YET/CONSUMED/MAX-like slots included
-        only when the catalogue lists them)."""
+        """Reasons (sentinels left out) that no site can report."""
         return [rv for rv in self.reasons.values()
-                if not any(s.kind == "drop" for s in rv.sites)]
+                if rv.reason.name not in SENTINELS and not rv.sites]
 
 
 # --- call graph -------------------------------------------------------------------------

@@ -99,13 +99,16 @@ def fixture_analysis(version="6.12.0-report", source=str(FIXTURE), values=None,
                            _line("include/linux/skbuff.h", "kfree_skb_reason(struct")[0], "wrapper"),
               FamilyMember("consume_skb", "consume", "CONSUMED", None, 0, "net/core/skbuff.c",
                            _line("net/core/skbuff.c", "void consume_skb")[0], "tracepoint"))
+    # the summary as the scanner defines it (analyzer/link.py): unspecified = no reason
+    # but NOT_SPECIFIED; sentinels (NOT_DROPPED_YET, CONSUMED, MAX) are not reasons
     drops = [s for s in sites if s.kind == "drop"]
-    unspec = [s for s in drops if s.resolution == "unspecified"]
-    produced = {r for s in drops for r in s.reasons}
+    unspec = [s for s in drops if not set(s.reasons) - {"NOT_SPECIFIED"}]
+    produced = {r for s in sites for r in s.reasons}
+    real = [r for r in reasons if r.short not in ("NOT_DROPPED_YET", "CONSUMED", "MAX")]
     summary = Summary(drop_sites=len(drops), with_reason=len(drops) - len(unspec),
                       unspecified=len(unspec), consume_sites=len(sites) - len(drops),
-                      incomplete=sum(not s.complete for s in drops), reasons_defined=len(reasons),
-                      reasons_never_produced=sum(r.short not in produced for r in reasons))
+                      incomplete=sum(not s.complete for s in sites), reasons_defined=len(real),
+                      reasons_never_produced=sum(r.short not in produced for r in real))
     return Analysis(KernelInfo(version, source, "dropreason-core"), reasons, (), family,
                     tuple(sites), CallGraph(nodes, edges), summary=summary)
 
@@ -171,8 +174,10 @@ def test_report_pages_and_totals(tmp_path):
     # the directory table sums to the same totals as the summary
     assert v.totals.drop == s.drop_sites and v.totals.unspecified == s.unspecified
     assert (out / MARKER).is_file()
-    # never-produced reasons: NEVER_USED, and the non-drop slots
-    assert "NEVER_USED" in idx[idx.index('id="never"'):]
+    # never produced: NEVER_USED only (NOT_DROPPED_YET and CONSUMED are not reasons)
+    never = idx[idx.index('id="never"'):]
+    assert "NEVER_USED" in never and "NOT_DROPPED_YET" not in never
+    assert s.reasons_never_produced == len(v.never_produced()) == 1
 
 
 def test_file_page_source_and_sites(tmp_path):
