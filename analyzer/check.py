@@ -84,56 +84,64 @@ class Engine:
         raise NotImplementedError
 
 
+class _Files:
+    """A tree of a few files (the patched ones), for collect_facts."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files
+
+    def iter_files(self):
+        for p in sorted(self.files):
+            yield p, self.files[p], None
+
+
 class ScanEngine(Engine):
     """The real thing: the scanner's cached per-file facts, patched files re-parsed."""
 
     def __init__(self, spec: str, *, jobs: int | None = None, use_cache: bool = True,
                  progress: bool = False):
-        from . import scan as _scan
         from .tree import open_tree
         self.spec, self.jobs, self.use_cache, self.progress = spec, jobs, use_cache, progress
-        self._scan = _scan
         self.tree = open_tree(spec)
-        self._files: set[str] | None = None
+        self.kernel = KernelInfo(version=self.tree.version, source=self.tree.source, layout="")
         self._facts = None
         self._base: Analysis | None = None
 
-    def files(self) -> set[str]:
-        if self._files is None:
-            self._files = set(self.tree.files())
-        return self._files
-
     def read(self, path: str) -> str | None:
-        if path not in self.files():
+        try:
+            data = self.tree.read(path)
+        except (InputError, OSError):
             return None
-        return self.tree.read(path).decode("utf-8", "surrogateescape")
+        return data.decode("utf-8", "surrogateescape")
 
-    def _base_facts(self):
+    def base_facts(self):
         if self._facts is None:
-            self._facts = self._scan.collect_facts(self.tree, jobs=self.jobs,
-                                                   use_cache=self.use_cache)
+            from .scan import collect_facts
+            self._facts = collect_facts(self.tree, jobs=self.jobs, use_cache=self.use_cache,
+                                        progress=self.progress)
         return self._facts
 
-    def kernel_info(self) -> KernelInfo:
-        return self._scan.kernel_info(self.tree) if hasattr(self._scan, "kernel_info") \
-            else self.base().kernel
+    def _link(self, facts) -> Analysis:
+        from .scan import link
+        return link(facts, self.kernel, skipped=facts.skipped, scanned=facts.scanned)
 
     def base(self) -> Analysis:
         if self._base is None:
-            self._base = self._scan.link(self._base_facts(), self._kernel_info())
+            self._base = self._link(self.base_facts())
         return self._base
 
-    def _kernel_info(self) -> KernelInfo:
-        if hasattr(self._scan, "kernel_info"):
-            return self._scan.kernel_info(self.tree)
-        raise InputError("the scanner has no kernel_info()")  # pragma: no cover
-
     def analyse(self, overrides: dict[str, str | None]) -> Analysis:
-        data = {p: (t.encode("utf-8", "surrogateescape") if t is not None else b"")
-                for p, t in overrides.items()}
-        facts = self._scan.collect_facts(self.tree, jobs=self.jobs, use_cache=self.use_cache,
-                                         overrides=data)
-        return self._scan.link(facts, self._kernel_info())
+        from .scan import Facts, collect_facts
+        base = self.base_facts()
+        data = {p: t.encode("utf-8", "surrogateescape") for p, t in overrides.items()
+                if t is not None and SOURCE_FILE.search(p)}
+        part = collect_facts(_Files(data), jobs=1, use_cache=self.use_cache)
+        facts = Facts((p, f) for p, f in base.items() if p not in overrides)
+        facts.update(part)
+        facts.skipped = {p: e for p, e in base.skipped.items() if p not in overrides}
+        facts.skipped.update(part.skipped)
+        facts.scanned = base.scanned
+        return self._link(facts)
 
 
 # --- results ---------------------------------------------------------------------------
