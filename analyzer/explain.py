@@ -110,6 +110,11 @@ class Row:
 
 
 # --------------------------------------------------------------------------- index
+def bare(name: str) -> str:
+    """A function's name without a ``file:`` qualification."""
+    return name.rsplit(":", 1)[-1]
+
+
 class Index:
     """Lookups over one Analysis, built once."""
 
@@ -131,8 +136,8 @@ class Index:
         self.ids_by_name: dict[str, list[str]] = {}
         self.id_by_file_name: dict[tuple[str, str], str] = {}
         for n in a.callgraph.nodes:
-            self.ids_by_name.setdefault(n.name, []).append(n.id)
-            self.id_by_file_name[(n.file, n.name)] = n.id
+            self.ids_by_name.setdefault(bare(n.name), []).append(n.id)
+            self.id_by_file_name[(n.file, bare(n.name))] = n.id
         self.callees: dict[str, list[str]] = {}
         self.callers: dict[str, list[str]] = {}
         for e in a.callgraph.edges:
@@ -142,6 +147,8 @@ class Index:
         for d in (self.callees, self.callers):
             for k in d:
                 d[k] = sorted(set(d[k]))
+        self.family = {f.name for f in a.family}
+        self._inl_cache: dict[str, dict] = {}
         self.max_core = max((r.value for r in a.reasons if r.subsystem == "core" and 0 <= r.value < 1 << SHIFT
                              and not r.name.endswith("_MAX")), default=-1)
 
@@ -192,7 +199,7 @@ class Index:
         if callee in self.nodes:
             return [callee]
         # an unresolved name: prefer a static of the caller's file, else any static
-        name = callee.rsplit(":", 1)[-1]
+        name = bare(callee)
         ids = [i for i in self.ids_by_name.get(name, ()) if self.nodes[i].static]
         cf = self.nodes[caller_id].file if caller_id in self.nodes else None
         same = [i for i in ids if self.nodes[i].file == cf]
@@ -202,29 +209,42 @@ class Index:
         """Functions the compiler can inline into ``function``: its callees defined in the
         same file (static ones, and global ones gcc may inline within their translation
         unit, e.g. ip_protocol_deliver_rcu into ip_local_deliver_finish) and static
-        inline functions from headers, transitively.
+        inline functions from headers, transitively. Drop functions themselves (the
+        family) are not entered: their own frees report their own location.
         node id -> (chain of names from ``function`` to it, every link static)."""
+        cached = self._inl_cache.get(function)
+        if cached is not None:
+            return cached
         start = self.ids_by_name.get(function, [])
         out: dict[str, tuple[tuple[str, ...], bool]] = {}
         seen = set(start)
-        q = deque((i, (function,), True) for i in start)
+        site_files = {s.file for s in self.sites_by_func.get(function, ())}
+        q = deque()
+        for i in start:
+            f = self.nodes[i].file
+            q.append((i, (function,), True, {f} if f else site_files))
         while q:
-            nid, chain, all_static = q.popleft()
+            nid, chain, all_static, here = q.popleft()
             if len(chain) > MAX_INLINE_DEPTH:
                 continue
-            here = self.nodes[nid].file if nid in self.nodes else None
             for c in self.callees.get(nid, ()):
                 for cid in self.resolve_callee(nid, c):
                     if cid in seen:
                         continue
                     node = self.nodes.get(cid)
-                    if node is None or not (node.static or node.file == here):
+                    if node is None:
+                        continue
+                    name = bare(node.name)
+                    if name in self.family or name.startswith("."):
+                        continue
+                    if not (node.static or (node.file and node.file in here)):
                         continue
                     seen.add(cid)
-                    ch = chain + (node.name,)
+                    ch = chain + (name,)
                     st = all_static and node.static
                     out[cid] = (ch, st)
-                    q.append((cid, ch, st))
+                    q.append((cid, ch, st, {node.file} if node.file else here))
+        self._inl_cache[function] = out
         return out
 
     def known_function(self, function: str) -> bool:
@@ -258,7 +278,7 @@ class Index:
         for e in ends:
             ch, cur = [], e
             while cur is not None:
-                ch.append(self.nodes[cur].name if cur in self.nodes else cur)
+                ch.append(bare(self.nodes[cur].name) if cur in self.nodes else bare(cur))
                 cur = parent[cur]
             chains.append(ch)
         return chains
@@ -301,7 +321,7 @@ def candidates_for(ix: Index, function: str | None, reason: ReasonRef) -> tuple[
             consider(s, 0, ())
         for nid, (chain, static) in sorted(ix.inlined(function).items(), key=lambda kv: (len(kv[1][0]), kv[0])):
             node = ix.nodes[nid]
-            for s in ix.sites_by_func.get(node.name, ()):
+            for s in ix.sites_by_func.get(bare(node.name), ()):
                 if s.file == node.file:
                     consider(s, len(chain) - 1, chain, 0 if static else 1)
     scored.sort(key=lambda t: t[0])
@@ -323,7 +343,8 @@ def unmatched_cause(ix: Index, function: str | None, reason: ReasonRef, offsets:
                 f"or an out-of-tree module")
     direct = ix.sites_by_func.get(function, [])
     inl = ix.inlined(function)
-    nin = sum(1 for nid in inl for s in ix.sites_by_func.get(ix.nodes[nid].name, ()) if s.file == ix.nodes[nid].file)
+    nin = sum(1 for nid in inl for s in ix.sites_by_func.get(bare(ix.nodes[nid].name), ())
+              if s.file == ix.nodes[nid].file)
     if not direct and not nin:
         return (f"no drop call found in {function} or the {len(inl)} static functions it can inline: "
                 f"wrapper not recognised (it calls a drop function the family lacks), or a drop through "
