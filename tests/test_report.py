@@ -66,8 +66,8 @@ def fixture_analysis(version="6.12.0-report", source=str(FIXTURE), values=None,
               ["NOT_SPECIFIED"], "unspecified"),
         _site(foo, "consume_skb(skb);", "foo_rcv", "consume_skb", "consume", None, ["CONSUMED"], "constant"),
         _site(foo, "kfree_skb_reason(skb, drop_reason)", "foo_rcv", "kfree_skb_reason", "drop",
-              "drop_reason", ["NOT_SPECIFIED", "NO_SOCKET", "TCP_CSUM"], "variable"),
-        _site(foo, "kfree_skb_reason(skb, SKB_DROP_REASON_PKT_TOO_SMALL)", "foo_small",
+              "drop_reason", ["NO_SOCKET", "TCP_CSUM"], "variable"),
+        _site(foo, "kfree_skb_reason(skb, SKB_DROP_REASON_PKT_TOO_SMALL)", "foo_len_check",
               "kfree_skb_reason", "drop", "SKB_DROP_REASON_PKT_TOO_SMALL", ["PKT_TOO_SMALL"],
               "constant"),
         _site(bar, "consume_skb(skb);", "bar_tx_done", "consume_skb", "consume", None, ["CONSUMED"], "constant"),
@@ -82,13 +82,13 @@ def fixture_analysis(version="6.12.0-report", source=str(FIXTURE), values=None,
         return Node(f"{path}:{name}" if static else name, name, path,
                     _line(path, f"{name}(struct sk_buff *skb")[0], static, has_sites, entry)
     nodes = (node("foo_check", foo, True, True, False), node("foo_rcv", foo, False, True, False),
-             node("foo_small", foo, True, True, False), node("foo_input", foo, False, False, False),
+             node("foo_len_check", foo, True, True, False), node("foo_input", foo, False, False, False),
              node("bar_tx_done", bar, True, True, False), node("bar_xmit", bar, False, False, True))
 
     def edge(a, b, path, needle):
         return Edge(a, b, path, _line(path, needle)[0], "call")
     edges = (edge("foo_rcv", f"{foo}:foo_check", foo, "if (foo_check(skb))"),
-             edge("foo_input", f"{foo}:foo_small", foo, "foo_small(skb);"),
+             edge("foo_input", f"{foo}:foo_len_check", foo, "if (foo_len_check(skb))"),
              edge("foo_input", "foo_rcv", foo, "foo_rcv(skb);"),
              edge("bar_xmit", "foo_input", bar, "foo_input(skb);"),
              edge("bar_xmit", f"{bar}:bar_tx_done", bar, "bar_tx_done(skb, 0);"))
@@ -241,8 +241,7 @@ def test_reason_page_sites_chains_graph(tmp_path):
     chain = re.search(r'<ol class="chains">(.*?)</ol>', page, re.S).group(1)
     items = [" ".join(re.sub(r"<[^>]+>", "", li).split())
              for li in re.findall(r"<li>(.*?)</li>", chain, re.S)]
-    assert items == ["bar_xmit → bar_tx_done", "bar_xmit → foo_input → foo_rcv",
-                     "bar_xmit → foo_input → foo_rcv → foo_check"]
+    assert items == ["bar_xmit → bar_tx_done", "bar_xmit → foo_input → foo_rcv → foo_check"]
     never = read(out / "r/NEVER_USED.html")
     assert "No drop site in this tree can report this reason." in never
 
@@ -420,3 +419,31 @@ def test_svg_charts_are_wellformed_and_escaped():
     ticks = [t.text for t in ET.fromstring(bar_chart("s", ["a"], [("n", [7])])).iter(
         "{http://www.w3.org/2000/svg}text") if t.get("class") == "tick"]
     assert ticks == ["0", "2", "4", "6", "8"]
+
+
+def test_report_of_the_fixture_tree_scanned(tmp_path, capsys):
+    """End to end: `skbdrop report DIR` scans the fixture tree itself. Each site line of
+    the file pages carries the reasons its `expect:` comment names (read from the C)."""
+    out = tmp_path / "rep"
+    assert main(["report", str(FIXTURE), "-o", str(out), "--no-cache"]) == 0
+    assert capsys.readouterr().out.strip().endswith(str(out / "index.html"))
+    checked = 0
+    for c in sorted(FIXTURE.rglob("*.c")):
+        rel = c.relative_to(FIXTURE).as_posix()
+        page = None
+        for i, text in enumerate(c.read_text().splitlines(), 1):
+            m = re.search(r"expect: ([A-Z_, ]+) \*/", text)
+            if not m:
+                continue
+            page = page or read(out / "f" / (rel + ".html"))
+            want = sorted(x.strip() for x in m.group(1).split(","))
+            line = re.search(rf'<i id="L{i}" class="site s-(\w+)">.*?</i><span class="ann">(.*?)</span>(?=<i|$)',
+                             page, re.S)
+            assert line, (rel, i)
+            got = sorted(re.findall(r'<a class="reason" href="[^"]*">(\w+)</a>', line.group(2)))
+            assert got == want, (rel, i)
+            assert line.group(1) == ("unspecified" if want == ["NOT_SPECIFIED"] else "reasoned")
+            checked += 1
+    assert checked == 4
+    for p in out.rglob("*.html"):
+        assert "<script>alert" not in read(p), p
