@@ -304,6 +304,7 @@ def judge(a: Analysis, b: Analysis, applied: dict[str, AppliedFile], patch: Patc
     out: list[Finding] = []
     renames = _catalogue(ctx, out, later_mentions)
     _sites(ctx, out, renames)
+    _unknown_reasons(ctx, out)
     _consistency(ctx, out)
     uniq = {}
     for f in out:
@@ -425,20 +426,10 @@ def _fix_for(b: Analysis, site: Site, suggestions: list[str]) -> str:
     return f"use {variant}(..., {reason})"
 
 
-def _reason_tokens(s: Site) -> set[str]:
-    out = set(re.findall(r"\bSKB_DROP_REASON_([A-Z0-9_]+)\b", s.reason_arg or ""))
-    return out | set(s.reasons)
-
-
 def _sites(ctx: _Ctx, out: list[Finding], renames: dict[str, str]) -> None:
     pairs, new, _gone = match_sites(ctx)
-    known = {r.short for r in ctx.b.reasons} | {r.name for r in ctx.b.reasons}
     # reasons the catalogue lost are reported once, as REMOVED, not at every site
     dropped = {r.short for r in ctx.a.reasons} - {r.short for r in ctx.b.reasons}
-
-    def on_added(s: Site) -> bool:
-        af = ctx.applied.get(s.file)
-        return af is not None and s.line in af.added
 
     for s in new:
         if not in_scope(s.file, ctx.paths) or s.kind != "drop":
@@ -454,14 +445,11 @@ def _sites(ctx: _Ctx, out: list[Finding], renames: dict[str, str]) -> None:
             out.append(make("SKBDROP_NEW_UNSPECIFIED", s.file, s.line, msg, function=s.function,
                             column=s.column, fix=_fix_for(ctx.b, s, sug), suggestions=tuple(sug),
                             source=src, **ctx.at_new(s.file, s.line)))
-        _unknown(ctx, out, s, known, src)
 
     for s, t in pairs:
         if t.kind != "drop" or not in_scope(t.file, ctx.paths):
             continue
         src = ctx.new_source(t.file, t.line, t.source)
-        if on_added(t):
-            _unknown(ctx, out, t, known, src)
         if s.kind != "drop":
             continue
         before = {renames.get(r, r) for r in _specific(s)}
@@ -488,16 +476,47 @@ def _sites(ctx: _Ctx, out: list[Finding], renames: dict[str, str]) -> None:
                             **ctx.at_new(t.file, t.line)))
 
 
-def _unknown(ctx: _Ctx, out: list[Finding], s: Site, known: set[str], src: str) -> None:
-    for r in sorted(_reason_tokens(s)):
-        if r in known or r == NOT_SPECIFIED or not re.fullmatch(r"[A-Z][A-Z0-9_]*", r):
+REASON_TOKEN = re.compile(r"\b(SKB_DROP_REASON_[A-Z0-9_]+|SKB_CONSUMED|SKB_NOT_DROPPED_YET)\b"
+                          r"|\bSKB_DR_(?:SET|OR|INIT)\(\s*\w+\s*,\s*([A-Z0-9_]+)\s*\)")
+NOT_REASONS = frozenset({"SKB_DROP_REASON_SUBSYS_SHIFT", "SKB_DROP_REASON_SUBSYS_MASK",
+                         "SKB_DROP_REASON_SUBSYS_NUM", "SKB_DROP_REASON_MAX"})
+
+
+def _enclosing(b: Analysis, file: str, line: int) -> str:
+    best = None
+    for n in b.callgraph.nodes:
+        if n.file == file and n.line <= line and (best is None or n.line > best.line):
+            best = n
+    fn = [s.function for s in b.sites if s.file == file and s.line == line]
+    return fn[0] if fn else (best.name if best is not None else "")
+
+
+def _unknown_reasons(ctx: _Ctx, out: list[Finding]) -> None:
+    """Added lines naming a reason the patched catalogue does not define (no build)."""
+    known = {r.name for r in ctx.b.reasons} | {s.enumerator for s in ctx.b.subsystems}
+    for af in ctx.applied.values():
+        if not af.new_path or af.new_text is None or not in_scope(af.new_path, ctx.paths):
             continue
-        out.append(make("SKBDROP_UNKNOWN_REASON", s.file, s.line,
-                        f"{s.function}(): drop reason {r} is not defined in this tree",
-                        function=s.function, column=s.column,
-                        fix=f"add SKB_DROP_REASON_{r} to the catalogue with a kernel-doc "
-                            "comment, or use an existing reason",
-                        source=src, **ctx.at_new(s.file, s.line)))
+        lines = af.new_text.split("\n")
+        for n in sorted(af.added):
+            text = lines[n - 1] if n - 1 < len(lines) else ""
+            code = _COMMENT.sub(" ", text)
+            if code.lstrip().startswith(("*", "/*", "#define", "#undef")):
+                continue
+            for m in REASON_TOKEN.finditer(code):
+                name = m.group(1) or f"SKB_DROP_REASON_{m.group(2)}"
+                if name in known or name in NOT_REASONS:
+                    continue
+                if m.group(2) and m.group(2) in {r.short for r in ctx.b.reasons}:
+                    continue
+                func = _enclosing(ctx.b, af.new_path, n)
+                out.append(make("SKBDROP_UNKNOWN_REASON", af.new_path, n,
+                                (f"{func}(): " if func else "")
+                                + f"drop reason {name} is not defined in this tree",
+                                function=func, column=m.start() + 1,
+                                fix=f"add {name} to the catalogue with a kernel-doc comment, "
+                                    "or use an existing reason",
+                                source=text.strip(), **ctx.at_new(af.new_path, n)))
 
 
 def _produced(an: Analysis) -> dict[str, list[Site]]:
