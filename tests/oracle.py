@@ -101,30 +101,36 @@ def detect_layout(root: str) -> str:
     if os.path.isfile(dr) and "enum skb_drop_reason" in _read(dr):
         return "dropreason-xmacro" if "DEFINE_DROP_REASON" in _read(dr) else "dropreason"
     sk = os.path.join(inc, "linux", "skbuff.h")
-    if os.path.isfile(sk) and re.search(r"\benum\s+skb_drop_reason\s*\{", _read(sk)):
+    if os.path.isfile(sk) and re.search(r"\benum\s+skb_drop_reason\s*\{",
+                                        _blank_comments(_read(sk))):
         return "skbuff-enum"
     raise OracleError(f"{root}: no enum skb_drop_reason found")
 
 
+def _blank_comments(text: str) -> str:
+    """``text`` with comments replaced by spaces (same length, newlines kept)."""
+    return re.sub(r"/\*.*?\*/|//[^\n]*", lambda m: re.sub(r"[^\n]", " ", m.group(0)),
+                  text, flags=re.S)
+
+
 def extract_enum_text(text: str, name: str) -> str:
-    """The text ``enum NAME { ... };`` cut out of a C file (comments kept)."""
-    m = re.search(r"\benum\s+" + re.escape(name) + r"\s*\{", text)
+    """The text ``enum NAME { ... };`` cut out of a C file (its comments kept; an
+    ``enum NAME {`` inside a comment does not count)."""
+    code = _blank_comments(text)
+    m = re.search(r"\benum\s+" + re.escape(name) + r"\s*\{", code)
     if not m:
         raise OracleError(f"enum {name} not found")
-    depth, i = 0, m.end() - 1
-    while i < len(text):
-        c = text[i]
-        if text.startswith("/*", i):
-            i = text.index("*/", i) + 2
-            continue
-        if c == "{":
+    depth = 0
+    for i in range(m.end() - 1, len(code)):
+        if code[i] == "{":
             depth += 1
-        elif c == "}":
+        elif code[i] == "}":
             depth -= 1
             if depth == 0:
-                end = text.index(";", i)
+                end = code.find(";", i)
+                if end < 0:
+                    break
                 return text[m.start():end + 1]
-        i += 1
     raise OracleError(f"enum {name}: unbalanced braces")
 
 
@@ -153,7 +159,7 @@ def subsystem_headers(root: str, layout: str) -> list[str]:
         if rel in core:
             continue
         # only headers that build enumerators on the shift, not ones merely testing it
-        txt = _read(os.path.join(root, rel))
+        txt = _blank_comments(_read(os.path.join(root, rel)))
         if re.search(r"\benum\b[^;{]*\{[^}]*" + SHIFT, txt, re.S):
             out.append(rel)
     return out
@@ -355,8 +361,15 @@ def compiler_enums(root: str) -> OracleResult:
     with tempfile.TemporaryDirectory(prefix="skbdrop-oracle-") as work:
         expanded = _expanded(root, layout, subs, work)
         # system headers and the preamble are not the tree's: leave their declarations out
-        decls = [d for d in _declarations(expanded, root, work)
-                 if (d.file and d.file != "catalogue.c") or d.name == _SHIFT_ENUM]
+        decls, seen = [], set()
+        for d in _declarations(expanded, root, work):
+            if not ((d.file and d.file != "catalogue.c") or d.name == _SHIFT_ENUM):
+                continue
+            key = (d.kind, d.name or d.text)
+            if key in seen:     # a header without an include guard, included twice
+                continue
+            seen.add(key)
+            decls.append(d)
         values = _evaluate(decls, work)
     cat_files = {"include/net/dropreason.h", "include/net/dropreason-core.h",
                  "include/linux/skbuff.h"}
@@ -401,9 +414,10 @@ def catalogue_gold(root: str) -> dict:
     (value == id << SHIFT, e.g. __OVS_DROP_REASON, RX_DROP_MONITOR), `*_MAX` sentinels
     (OVS_DROP_MAX) and internal names starting with "_" (mac80211's ___RX_DROP_U_*
     duplicates of the public RX_DROP_U_* names).
-    subsystems: every enumerator of ``enum skb_drop_reason_subsys`` (CORE = 0 and the
-    SKB_DROP_REASON_SUBSYS_NUM sentinel included, as BTF lists them).
-    (The same convention as tests/fixtures/layouts/6.18, made from BTF.)
+    subsystems: every enumerator of ``enum skb_drop_reason_subsys`` except the count
+    SKB_DROP_REASON_SUBSYS_NUM (CORE = 0 is in).
+    (MAX is kept because the kernel prints it -- FNe(MAX) is in the tracepoint's and
+    drop_reasons[]'s name lists; NUM and the mask are printed nowhere.)
     """
     res = compiler_enums(root)
     core = res.enum(CORE_ENUM)
@@ -411,8 +425,8 @@ def catalogue_gold(root: str) -> dict:
     subsystems: dict[str, int] = {}
     sub = res.enum(SUBSYS_ENUM)
     if sub is not None:
-        subsystems = dict(zip(sub.enumerators, sub.values))
-    ids = {v for n, v in subsystems.items() if v > 0 and n != SUBSYS_SENTINEL}
+        subsystems = {n: v for n, v in zip(sub.enumerators, sub.values) if n != SUBSYS_SENTINEL}
+    ids = {v for v in subsystems.values() if v > 0}
     shift = res.shift if res.shift is not None else 16
     for en in res.enums:
         if en.file not in res.subsystem_files:
