@@ -348,7 +348,7 @@ def build(texts: dict[str, str]) -> Catalogue:
                                             file=subsys_enum.file, line=line))
     reasons = []
     for name, _, line in core.enumerators:
-        if name not in values:
+        if name not in values or name == "SKB_DROP_REASON_SUBSYS_MASK":   # a mask, not a reason
             continue
         reasons.append(Reason(name=name, short=core_short(name), value=values[name],
                               subsystem="core", doc=core.docs.get(name, ""), file=core.file, line=line))

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         mod = importlib.import_module(MODULES[args.cmd])
         return int(mod.command(args) or 0)
     except InputError as e:
-        sys.stderr.write(f"skbdrop: {e}\n")
+        sys.stderr.write("skbdrop: " + " ".join(str(e).split()) + "\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("skbdrop: interrupted\n")

@@ -135,7 +135,8 @@ class TarTree(Tree):
                     elif rel.endswith(SOURCE_EXT):
                         self._contents[rel] = tf.extractfile(m).read()
         except (tarfile.TarError, EOFError, OSError, ValueError) as e:
-            raise InputError(f"{path}: cannot read tarball: {e or type(e).__name__}") from None
+            why = str(e).split("\n")[0].rstrip(":") or type(e).__name__
+            raise InputError(f"{path}: corrupt or truncated tarball ({why})") from None
         except Exception as e:  # lzma.LZMAError, zlib.error
             raise InputError(f"{path}: corrupt tarball: {e}") from None
         if version is None:
