@@ -226,6 +226,161 @@ def test_idiom_fixture_is_valid_c(tmp_path):
         assert (p.returncode, p.stderr) == (0, ""), src
 
 
+# --- the expectations hold when the idiom code runs -------------------------------------
+# Each idiom file is compiled for the host with the family replaced by recorders
+# (kfree_skb_reason(skb, r) -> record(__FILE__, __LINE__, r), ...), and a driver calls
+# every idiom function many times with every opaque check answered at random.  What
+# reaches each call line is then C's own answer, to compare with the inline comments.
+
+HARNESS_H = """\
+#ifndef HARNESS_IDIOMS_H
+#define HARNESS_IDIOMS_H
+#include <linux/netdevice.h>
+int idiom_check(const struct sk_buff *skb, int what);
+struct sock *idiom_lookup(struct sk_buff *skb);
+int idiom_deliver(struct sock *sk, struct sk_buff *skb);
+void harness_record(const char *file, int line, int consume, long long reason);
+#undef dev_kfree_skb
+#define kfree_skb_reason(skb, r)\tharness_record(__FILE__, __LINE__, 0, (long long)(r))
+#define sk_skb_reason_drop(sk, skb, r)\tharness_record(__FILE__, __LINE__, 0, (long long)(r))
+#define dev_kfree_skb_any_reason(skb, r)\tharness_record(__FILE__, __LINE__, 0, (long long)(r))
+#define kfree_skb(skb)\tharness_record(__FILE__, __LINE__, 0, SKB_DROP_REASON_NOT_SPECIFIED)
+#define dev_kfree_skb_any(skb)\tharness_record(__FILE__, __LINE__, 0, SKB_DROP_REASON_NOT_SPECIFIED)
+#define consume_skb(skb)\tharness_record(__FILE__, __LINE__, 1, 0)
+#define dev_kfree_skb(skb)\tharness_record(__FILE__, __LINE__, 1, 0)
+#define dev_consume_skb_any(skb)\tharness_record(__FILE__, __LINE__, 1, 0)
+#endif
+"""
+
+HARNESS_DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+
+void harness_record(const char *file, int line, int consume, long long reason)
+{
+	const char *base = strrchr(file, '/');
+
+	printf("%s %d %d %lld\n", base ? base + 1 : file, line, consume, reason);
+}
+
+int idiom_check(const struct sk_buff *skb, int what) { (void)skb; (void)what; return rand() & 1; }
+struct sock *idiom_lookup(struct sk_buff *skb) { (void)skb; return (rand() & 1) ? (struct sock *)8 : NULL; }
+int idiom_deliver(struct sock *sk, struct sk_buff *skb) { (void)sk; (void)skb; return 0; }
+bool skb_unref(struct sk_buff *skb) { (void)skb; return true; }
+int pskb_may_pull(struct sk_buff *skb, unsigned int len) { (void)skb; (void)len; return rand() & 1; }
+int skb_checksum_init(struct sk_buff *skb) { (void)skb; return rand() & 1; }
+static struct sk_buff queued;
+struct sk_buff *__skb_dequeue(struct sk_buff_head *list)
+{
+	(void)list;
+	queued.len = rand() & 1;
+	return (rand() % 3) ? &queued : NULL;
+}
+
+int idiom_callee(struct sk_buff *); void idiom_cast(struct sk_buff *);
+int idiom_constant(struct sk_buff *); int idiom_early_return(struct sk_buff *);
+int idiom_tcp_rcv(struct sk_buff *); void idiom_ifelse(struct sk_buff *, int);
+void idiom_loop(struct sk_buff *, int); void idiom_purge_loop(struct sk_buff_head *);
+int idiom_macro(struct sk_buff *); int idiom_outparam(struct sk_buff *);
+void idiom_flush(struct sk_buff_head *); void idiom_down(struct sk_buff_head *);
+void idiom_plain(struct sk_buff *, int); int idiom_script(struct sk_buff *);
+int idiom_skb_dr(struct sk_buff *); int idiom_skb_dr_init(struct sk_buff *);
+void idiom_struct_field(struct sk_buff *); void idiom_switch(struct sk_buff *, int);
+void idiom_ternary(struct sk_buff *, int); int idiom_latin1(struct sk_buff *);
+
+int main(void)
+{
+	static const int errs[] = { -ENOBUFS, -ENOMEM, -EINVAL };
+	static const unsigned char types[] = { PACKET_HOST, PACKET_OTHERHOST, 1 };
+	struct sk_buff skb;
+	struct sk_buff_head list;
+	int i;
+
+	srand(1);
+	memset(&list, 0, sizeof(list));
+	for (i = 0; i < 3000; i++) {
+		memset(&skb, 0, sizeof(skb));
+		skb.len = rand() & 1;
+		skb.pkt_type = types[rand() % 3];
+		/* the struct-field idiom reads a reason and a flag out of skb->cb */
+		((unsigned int *)skb.cb)[0] = SKB_DROP_REASON_QDISC_DROP + (rand() & 1);
+		((unsigned int *)skb.cb)[1] = rand() & 1;
+		idiom_callee(&skb); idiom_cast(&skb); idiom_constant(&skb);
+		idiom_early_return(&skb); idiom_tcp_rcv(&skb); idiom_ifelse(&skb, errs[rand() % 3]);
+		idiom_loop(&skb, rand() % 4); idiom_purge_loop(&list); idiom_macro(&skb);
+		idiom_outparam(&skb); idiom_flush(&list); idiom_down(&list);
+		idiom_plain(&skb, rand() % 6); idiom_script(&skb); idiom_skb_dr(&skb);
+		idiom_skb_dr_init(&skb); idiom_struct_field(&skb); idiom_switch(&skb, 3 + rand() % 6);
+		idiom_ternary(&skb, rand() & 1); idiom_latin1(&skb);
+	}
+	return 0;
+}
+"""
+
+# files whose family calls the harness cannot attribute to a call line (a static wrapper
+# function: its callers' lines are not what the recorder inside it sees)
+NOT_RUN = {"wrapper.c"}
+
+
+def test_idiom_expectations_hold_at_run_time(tmp_path):
+    import shutil
+    import subprocess
+    gcc = shutil.which("gcc")
+    assert gcc, "gcc is a declared dependency (Makefile APT_PKGS)"
+    (tmp_path / "linux").mkdir()
+    (tmp_path / "linux" / "types.h").write_text(STUB_TYPES)
+    (tmp_path / "harness.h").write_text(HARNESS_H)
+    (tmp_path / "driver.c").write_text(HARNESS_DRIVER)
+    src_dir = os.path.join(IDIOMS, "net", "idioms")
+    sources = sorted(os.path.join(src_dir, f) for f in os.listdir(src_dir)
+                     if f.endswith(".c") and f not in NOT_RUN)
+    exe = tmp_path / "run"
+    # -include: the recorders must be defined before the idiom file's own "idioms.h"
+    # (a quoted include is looked up beside the file first, so it cannot be shadowed)
+    p = subprocess.run([gcc, "-std=gnu11", "-O0", "-w", "-I", str(tmp_path),
+                        "-I", os.path.join(IDIOMS, "include"),
+                        "-include", str(tmp_path / "harness.h"), "-o", str(exe),
+                        str(tmp_path / "driver.c"), *sources], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[:2000]
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    by_value = {}
+    for name, value in compiler_values(IDIOMS).items():
+        by_value.setdefault(value, name.removeprefix("SKB_DROP_REASON_").removeprefix("SKB_"))
+    seen: dict[tuple[str, int], set] = {}
+    for line in out.splitlines():
+        f, no, consume, reason = line.split()
+        kind = "consume" if consume == "1" or by_value[int(reason)] == "CONSUMED" else \
+            by_value[int(reason)]
+        seen.setdefault((f, int(no)), set()).add(kind)
+    exps, errors = read_expectations(IDIOMS)
+    assert errors == []
+    problems = []
+    expected_lines = set()
+    for e in exps:
+        f = os.path.basename(e.file)
+        if not e.file.startswith("net/idioms/") or f in NOT_RUN or e.kind in ("link", "none"):
+            continue
+        expected_lines.add((f, e.line))
+        got = seen.get((f, e.line))
+        if got is None:
+            problems.append(f"{e.file}:{e.line}: never reached")
+        elif e.kind == "consume":
+            if got != {"consume"}:
+                problems.append(f"{e.file}:{e.line}: expected consume, ran {sorted(got)}")
+        elif "NOT_DROPPED_YET" in got or "consume" in got:
+            problems.append(f"{e.file}:{e.line}: a drop ran with {sorted(got)}")
+        elif e.complete and got != set(e.reasons):
+            problems.append(f"{e.file}:{e.line}: expected {sorted(e.reasons)}, ran {sorted(got)}")
+        elif not e.complete and not set(e.reasons) < got:
+            problems.append(f"{e.file}:{e.line}: incomplete {sorted(e.reasons)} is not a "
+                            f"strict part of what ran, {sorted(got)}")
+    for key in sorted(set(seen) - expected_lines):
+        problems.append(f"{key[0]}:{key[1]}: ran {sorted(seen[key])} with no expectation")
+    assert problems == [], "\n" + "\n".join(problems)
+
+
 def test_idiom_fixture_has_odd_bytes():
     with open(os.path.join(IDIOMS, "net", "idioms", "latin1.c"), "rb") as f:
         raw = f.read()
