@@ -267,7 +267,13 @@ void harness_record(const char *file, int line, int consume, long long reason)
 
 int idiom_check(const struct sk_buff *skb, int what) { (void)skb; (void)what; return rand() & 1; }
 struct sock *idiom_lookup(struct sk_buff *skb) { (void)skb; return (rand() & 1) ? (struct sock *)8 : NULL; }
-int idiom_deliver(struct sock *sk, struct sk_buff *skb) { (void)sk; (void)skb; return 0; }
+int idiom_deliver(struct sock *sk, struct sk_buff *skb)
+{
+	static const int rcs[] = { 0, -ENOMEM, -ENOBUFS };
+
+	(void)sk; (void)skb;
+	return rcs[rand() % 3];
+}
 bool skb_unref(struct sk_buff *skb) { (void)skb; return true; }
 int pskb_may_pull(struct sk_buff *skb, unsigned int len) { (void)skb; (void)len; return rand() & 1; }
 int skb_checksum_init(struct sk_buff *skb) { (void)skb; return rand() & 1; }
@@ -289,6 +295,7 @@ void idiom_plain(struct sk_buff *, int); int idiom_script(struct sk_buff *);
 int idiom_skb_dr(struct sk_buff *); int idiom_skb_dr_init(struct sk_buff *);
 void idiom_struct_field(struct sk_buff *); void idiom_switch(struct sk_buff *, int);
 void idiom_ternary(struct sk_buff *, int); int idiom_latin1(struct sk_buff *);
+int idiom_udp_queue_one(struct sock *, struct sk_buff *);
 
 int main(void)
 {
@@ -314,6 +321,7 @@ int main(void)
 		idiom_plain(&skb, rand() % 6); idiom_script(&skb); idiom_skb_dr(&skb);
 		idiom_skb_dr_init(&skb); idiom_struct_field(&skb); idiom_switch(&skb, 3 + rand() % 6);
 		idiom_ternary(&skb, rand() & 1); idiom_latin1(&skb);
+		idiom_udp_queue_one(NULL, &skb);
 	}
 	return 0;
 }
