@@ -60,7 +60,7 @@ _PERF_TRACE = re.compile(r"location:\s*([^,\s)]+)(?:.*?\breason:\s*([\w]+))?")
 _DW_SUMMARY = re.compile(r"^\s*(\d+) drops at (?:location )?(\S+)(?: \((0x[0-9a-fA-F]+)\))?(?: \[(\w+)\])?")
 _DW_AT = re.compile(r"^drop at:\s+(\S+)(?:\s+\((.*)\))?")
 _DW_REASON = re.compile(r"^(?:drop )?reason:\s*(\S+)")
-_PWRU = re.compile(r"\b(?:kfree_skb_reason|sk_skb_reason_drop)\s?\(\s*([^()\s]+)\s*\)(?:\(\w+\))?(?:\s+(\S+))?")
+_PWRU = re.compile(r"(?:kfree_skb_reason|sk_skb_reason_drop)\s?\(\s*([^()\s]+)\s*\)(?:\(\w+\))?(?:\s+(\S+))?")
 _SYMBOL = re.compile(r"^[A-Za-z_][\w.]*(?:\+0x[0-9a-fA-F]+(?:/0x[0-9a-fA-F]+)?)?$")
 _CLONE = re.compile(r"\.(?:cold|isra|constprop|part|llvm|lto_priv|localalias)(?:\.\d+)*")
 
@@ -261,11 +261,14 @@ class Reader:
                 return
             agg.add_raw("dropwatch", m.group(2), None, int(m.group(1)))
             return
-        if "kfree_skb_reason" in s or "sk_skb_reason_drop" in s:
+        i = s.find("sk_skb_reason_drop")
+        if i < 0:
+            i = s.find("kfree_skb_reason")
+        if i >= 0:
             if s.startswith("{"):
                 self._pwru_json(s, line)
                 return
-            m = _PWRU.search(s)
+            m = _PWRU.match(s, i) if (i == 0 or not (s[i - 1].isalnum() or s[i - 1] == "_")) else None
             if m is None:
                 agg.skip(NOT_EVENT, line)       # e.g. a pwru line of another function
                 return
@@ -310,37 +313,56 @@ class Reader:
         return self.agg
 
 
-def read_lines(stream: BinaryIO) -> Iterable[str]:
-    """Lines of a byte stream as text, never more than MAX_LINE bytes held at once.
-    Undecodable bytes become U+FFFD; an overlong line yields one marker line."""
-    readline = stream.readline
-    while True:
-        raw = readline(MAX_LINE)
-        if not raw:
-            return
-        if len(raw) >= MAX_LINE and not raw.endswith(b"\n"):
-            while True:                         # skip the rest of the line
-                more = readline(MAX_LINE)
-                if not more or more.endswith(b"\n"):
-                    break
-            yield "\x00overlong"
-            continue
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError:
-            yield raw.decode("utf-8", "replace")
+CHUNK = 1 << 16
 
 
 def read_events(stream: BinaryIO, aggregate: Aggregate | None = None) -> Aggregate:
-    """Read every line of ``stream`` (bytes) into an Aggregate."""
+    """Read every line of ``stream`` (bytes) into an Aggregate.
+
+    The stream is read in chunks (``read1`` when it has one, so a pipe such as
+    ``trace_pipe`` is handled as data arrives) and split into lines in C; undecodable
+    bytes become U+FFFD; a line longer than MAX_LINE is counted once and skipped without
+    being held in memory."""
     r = Reader(aggregate)
+    agg = r.agg
     feed = r.feed
-    for line in read_lines(stream):
-        if line.startswith("\x00overlong"):
-            r.agg.lines += 1
-            r.agg.skip(OVERLONG, "")
+    read = getattr(stream, "read1", None) or stream.read
+    rest = b""
+    skipping = False                    # inside an overlong line
+    while True:
+        chunk = read(CHUNK)
+        if not chunk:
+            break
+        if skipping:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                continue
+            skipping = False
+            chunk = chunk[nl + 1:]
+        buf = rest + chunk if rest else chunk
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            if len(buf) > MAX_LINE:
+                agg.lines += 1
+                agg.skip(OVERLONG, "")
+                rest, skipping = b"", True
+            else:
+                rest = buf
             continue
-        feed(line)
+        rest = buf[cut + 1:]
+        if len(rest) > MAX_LINE:
+            agg.lines += 1
+            agg.skip(OVERLONG, "")
+            rest, skipping = b"", True
+        text = buf[:cut].decode("utf-8", "replace")
+        for line in text.split("\n"):
+            if len(line) > MAX_LINE:
+                agg.lines += 1
+                agg.skip(OVERLONG, "")
+                continue
+            feed(line)
+    if rest:
+        feed(rest.decode("utf-8", "replace"))
     return r.close()
 
 
