@@ -55,6 +55,13 @@ class Expectation:
     text: str = ""
 
 
+def short_name(enumerator: str) -> str:
+    """SKB_DROP_REASON_SKB_CSUM -> SKB_CSUM, SKB_CONSUMED -> CONSUMED (the kernel's names)."""
+    if enumerator.startswith("SKB_DROP_REASON_"):
+        return enumerator[len("SKB_DROP_REASON_"):]
+    return enumerator.removeprefix("SKB_")
+
+
 def parse_line(text: str) -> tuple[str, frozenset, bool] | None:
     """The marker of one source line: (kind, reasons, complete), or None."""
     m = MARKER.search(text)
@@ -141,6 +148,13 @@ def test_parse_line_forms():
         parse_line("kfree_skb(skb); /* expect: consume, NOMEM */")
 
 
+def test_short_name():
+    assert short_name("SKB_DROP_REASON_SKB_CSUM") == "SKB_CSUM"
+    assert short_name("SKB_DROP_REASON_NO_SOCKET") == "NO_SOCKET"
+    assert short_name("SKB_CONSUMED") == "CONSUMED"
+    assert short_name("SKB_NOT_DROPPED_YET") == "NOT_DROPPED_YET"
+
+
 def test_read_expectations_flags_unmarked_calls(tmp_path):
     src = tmp_path / "net" / "x.c"
     src.parent.mkdir()
@@ -168,7 +182,7 @@ def test_idiom_fixture_is_well_formed():
     with_sites = {os.path.basename(e.file) for e in exps if e.kind in ("drop", "consume")}
     assert set(idiom_files) <= with_sites
     # every expected name is an enumerator of the fixture's own catalogue (by gcc)
-    known = {n.removeprefix("SKB_DROP_REASON_").removeprefix("SKB_")
+    known = {short_name(n)
              for n in compiler_values(IDIOMS)}
     unknown = sorted({(e.file, e.line, r) for e in exps for r in e.reasons if r not in known})
     assert unknown == []
@@ -195,6 +209,8 @@ typedef struct { int refs; } refcount_t;
 #define EXPORT_SYMBOL(x) extern int __export_##x
 #define DEBUG_NET_WARN_ON_ONCE(c) ((void)(c))
 #define u32_get_bits(v, m) ((u32)(v) & (m))
+#define INDIRECT_CALLABLE_SCOPE
+#define __must_hold(x)
 """
 STUB_TRACE = """\
 void trace_kfree_skb(struct sk_buff *skb, void *location, enum skb_drop_reason reason,
@@ -296,6 +312,7 @@ int idiom_skb_dr(struct sk_buff *); int idiom_skb_dr_init(struct sk_buff *);
 void idiom_struct_field(struct sk_buff *); void idiom_switch(struct sk_buff *, int);
 void idiom_ternary(struct sk_buff *, int); int idiom_latin1(struct sk_buff *);
 int idiom_udp_queue_one(struct sock *, struct sk_buff *);
+int idiom_indirect_rcv(struct sk_buff *); int idiom_locked_rcv(struct sock *, struct sk_buff *);
 
 int main(void)
 {
@@ -322,6 +339,7 @@ int main(void)
 		idiom_skb_dr_init(&skb); idiom_struct_field(&skb); idiom_switch(&skb, 3 + rand() % 6);
 		idiom_ternary(&skb, rand() & 1); idiom_latin1(&skb);
 		idiom_udp_queue_one(NULL, &skb);
+		idiom_indirect_rcv(&skb); idiom_locked_rcv(NULL, &skb);
 	}
 	return 0;
 }
@@ -355,7 +373,7 @@ def test_idiom_expectations_hold_at_run_time(tmp_path):
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
     by_value = {}
     for name, value in compiler_values(IDIOMS).items():
-        by_value.setdefault(value, name.removeprefix("SKB_DROP_REASON_").removeprefix("SKB_"))
+        by_value.setdefault(value, short_name(name))
     seen: dict[tuple[str, int], set] = {}
     for line in out.splitlines():
         f, no, consume, reason = line.split()
