@@ -193,7 +193,10 @@ class Index:
 
     # -- functions -----------------------------------------------------------------
     def node_of_site(self, s: Site) -> str | None:
-        return self.id_by_file_name.get((s.file, s.function))
+        nid = self.id_by_file_name.get((s.file, s.function))
+        if nid is None and s.function in self.nodes and not self.nodes[s.function].static:
+            nid = s.function                  # a global function whose node lacks its file
+        return nid
 
     def resolve_callee(self, caller_id: str, callee: str) -> list[str]:
         if callee in self.nodes:
