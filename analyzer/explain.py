@@ -508,15 +508,21 @@ def write_html(rep: dict, outdir: str) -> str:
     has_css = (assets / "report.css").is_file()
     if has_css:
         dst = os.path.join(outdir, "assets")
-        os.makedirs(dst, exist_ok=True)
-        for f in sorted(os.listdir(assets)):
-            if os.path.isfile(assets / f):
-                shutil.copyfile(assets / f, os.path.join(dst, f))
+        try:
+            os.makedirs(dst, exist_ok=True)
+            for f in sorted(os.listdir(assets)):
+                if os.path.isfile(assets / f):
+                    shutil.copyfile(assets / f, os.path.join(dst, f))
+        except OSError as e:
+            raise InputError(f"{outdir}: cannot write: {e.strerror or e}") from None
     tpl = env.get_template("explain.html")
     html = tpl.render(rep=rep, has_css=has_css)
     path = os.path.join(outdir, "explain.html")
-    write_text(path, html)
-    write_text(os.path.join(outdir, "explain.json"), json.dumps(rep, indent=1, ensure_ascii=False) + "\n")
+    try:
+        write_text(path, html)
+        write_text(os.path.join(outdir, "explain.json"), json.dumps(rep, indent=1, ensure_ascii=False) + "\n")
+    except OSError as e:
+        raise InputError(f"{outdir}: cannot write: {e.strerror or e}") from None
     return path
 
 

@@ -246,3 +246,10 @@ def test_text_lists_unmatched(fx):
         "t")
     txt = text_trace(rep)
     assert "UNMATCHED" in txt and "foo_xmit is not in this tree" in txt
+
+
+def test_cli_output_dir_is_a_file(fx_json, tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    rc, out, err = run_cli(["explain", fx_json, "NO_SOCKET", "-o", str(f)], capsys)
+    assert rc == 2 and "not a directory" in err
