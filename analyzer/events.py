@@ -34,7 +34,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterable
+from typing import BinaryIO
 
 MAX_LINE = 16384          # bytes; longer lines are skipped as garbage
 MAX_OFFSETS = 8           # distinct offsets remembered per key
