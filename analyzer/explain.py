@@ -115,6 +115,16 @@ def bare(name: str) -> str:
     return name.rsplit(":", 1)[-1]
 
 
+def node_file(n: Node) -> str:
+    """The file defining a node; a ``file:name`` id names it even when ``file`` is empty."""
+    return n.file or (n.id.rsplit(":", 1)[0] if ":" in n.id else "")
+
+
+def node_static(n: Node) -> bool:
+    """Static: flagged so, or qualified by its file (ids of static functions are ``file:name``)."""
+    return n.static or ":" in n.id
+
+
 class Index:
     """Lookups over one Analysis, built once."""
 
@@ -137,7 +147,7 @@ class Index:
         self.id_by_file_name: dict[tuple[str, str], str] = {}
         for n in a.callgraph.nodes:
             self.ids_by_name.setdefault(bare(n.name), []).append(n.id)
-            self.id_by_file_name[(n.file, bare(n.name))] = n.id
+            self.id_by_file_name[(node_file(n), bare(n.name))] = n.id
         self.callees: dict[str, list[str]] = {}
         self.callers: dict[str, list[str]] = {}
         for e in a.callgraph.edges:
@@ -194,7 +204,7 @@ class Index:
     # -- functions -----------------------------------------------------------------
     def node_of_site(self, s: Site) -> str | None:
         nid = self.id_by_file_name.get((s.file, s.function))
-        if nid is None and s.function in self.nodes and not self.nodes[s.function].static:
+        if nid is None and s.function in self.nodes and not node_static(self.nodes[s.function]):
             nid = s.function                  # a global function whose node lacks its file
         return nid
 
@@ -203,9 +213,9 @@ class Index:
             return [callee]
         # an unresolved name: prefer a static of the caller's file, else any static
         name = bare(callee)
-        ids = [i for i in self.ids_by_name.get(name, ()) if self.nodes[i].static]
-        cf = self.nodes[caller_id].file if caller_id in self.nodes else None
-        same = [i for i in ids if self.nodes[i].file == cf]
+        ids = [i for i in self.ids_by_name.get(name, ()) if node_static(self.nodes[i])]
+        cf = node_file(self.nodes[caller_id]) if caller_id in self.nodes else None
+        same = [i for i in ids if node_file(self.nodes[i]) == cf]
         return same or ids
 
     def inlined(self, function: str) -> dict[str, tuple[tuple[str, ...], bool]]:
@@ -224,7 +234,7 @@ class Index:
         site_files = {s.file for s in self.sites_by_func.get(function, ())}
         q = deque()
         for i in start:
-            f = self.nodes[i].file
+            f = node_file(self.nodes[i])
             q.append((i, (function,), True, {f} if f else site_files))
         while q:
             nid, chain, all_static, here = q.popleft()
@@ -240,13 +250,14 @@ class Index:
                     name = bare(node.name)
                     if name in self.family or name.startswith("."):
                         continue
-                    if not (node.static or (node.file and node.file in here)):
+                    nf, ns = node_file(node), node_static(node)
+                    if not (ns or (nf and nf in here)):
                         continue
                     seen.add(cid)
                     ch = chain + (name,)
-                    st = all_static and node.static
+                    st = all_static and ns
                     out[cid] = (ch, st)
-                    q.append((cid, ch, st, {node.file} if node.file else here))
+                    q.append((cid, ch, st, {nf} if nf else here))
         self._inl_cache[function] = out
         return out
 
@@ -324,8 +335,9 @@ def candidates_for(ix: Index, function: str | None, reason: ReasonRef) -> tuple[
             consider(s, 0, ())
         for nid, (chain, static) in sorted(ix.inlined(function).items(), key=lambda kv: (len(kv[1][0]), kv[0])):
             node = ix.nodes[nid]
+            nf = node_file(node)
             for s in ix.sites_by_func.get(bare(node.name), ()):
-                if s.file == node.file:
+                if s.file == nf:
                     consider(s, len(chain) - 1, chain, 0 if static else 1)
     scored.sort(key=lambda t: t[0])
     out = [Candidate(i + 1, s, via, cert) for i, (_, s, via, cert) in enumerate(scored[:MAX_CANDIDATES])]
@@ -347,7 +359,7 @@ def unmatched_cause(ix: Index, function: str | None, reason: ReasonRef, offsets:
     direct = ix.sites_by_func.get(function, [])
     inl = ix.inlined(function)
     nin = sum(1 for nid in inl for s in ix.sites_by_func.get(bare(ix.nodes[nid].name), ())
-              if s.file == ix.nodes[nid].file)
+              if s.file == node_file(ix.nodes[nid]))
     if not direct and not nin:
         return (f"no drop call found in {function} or the {len(inl)} static functions it can inline: "
                 f"wrapper not recognised (it calls a drop function the family lacks), or a drop through "

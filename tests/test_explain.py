@@ -253,3 +253,34 @@ def test_cli_output_dir_is_a_file(fx_json, tmp_path, capsys):
     f.write_text("x")
     rc, out, err = run_cli(["explain", fx_json, "NO_SOCKET", "-o", str(f)], capsys)
     assert rc == 2 and "not a directory" in err
+
+
+def test_header_inline_helpers_and_fileless_nodes():
+    """Graph shapes seen in the real 6.12 analysis: a global function whose node has no
+    file, calling a static inline helper of a header whose node is known only by its
+    ``file:name`` id (6.12 net/core/stream.c:199 sk_stream_kill_queues →
+    include/linux/skbuff.h __skb_queue_purge → __skb_queue_purge_reason, whose
+    kfree_skb_reason(skb, reason) at skbuff.h:3380 gets QUEUE_PURGE from its callers)."""
+    from analyzer.model import Analysis, CallGraph, Edge, FamilyMember, KernelInfo, Node, Site
+    fx_reasons = fixture_analysis().reasons
+    h = "include/linux/skbuff.h"
+    a = Analysis(
+        kernel=KernelInfo("t", "t", "dropreason-core"), reasons=fx_reasons,
+        family=(FamilyMember("kfree_skb_reason", "drop", None, 1, 0, h, 1, "wrapper"),),
+        sites=(Site(h, 3380, 3, "__skb_queue_purge_reason", "kfree_skb_reason", "drop", "reason",
+                    ("CONSUMED", "DEV_READY", "QUEUE_PURGE"), "parameter", True, None,
+                    "kfree_skb_reason(skb, reason);"),),
+        callgraph=CallGraph(
+            nodes=(Node("sk_stream_kill_queues", "sk_stream_kill_queues", "", 0, False, False, False),
+                   Node(f"{h}:__skb_queue_purge", f"{h}:__skb_queue_purge", "", 0, False, False, False),
+                   Node(f"{h}:__skb_queue_purge_reason", "__skb_queue_purge_reason", h, 3375, True, True, False),
+                   Node(f"{h}:kfree_skb_reason", "kfree_skb_reason", h, 1, True, False, False)),
+            edges=(Edge("sk_stream_kill_queues", f"{h}:__skb_queue_purge", "net/core/stream.c", 199, "call"),
+                   Edge(f"{h}:__skb_queue_purge", f"{h}:__skb_queue_purge_reason", h, 3390, "call"),
+                   Edge(f"{h}:__skb_queue_purge_reason", f"{h}:kfree_skb_reason", h, 3380, "call"))))
+    rows = explain_events(Index(a), read_text(
+        "x-1 [000] ..s1. 1.0: kfree_skb: skbaddr=0 rx_sk=0 protocol=0 "
+        "location=sk_stream_kill_queues+0x5a/0x120 reason: QUEUE_PURGE\n"))
+    c = rows[0].candidates[0]
+    assert (c.site.file, c.site.line) == (h, 3380)
+    assert c.via == ("sk_stream_kill_queues", "__skb_queue_purge", "__skb_queue_purge_reason")
