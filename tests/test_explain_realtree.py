@@ -37,17 +37,16 @@ def _scan(spec):
 
 @pytest.fixture(scope="module")
 def a612(request):
-    """The scanner's analysis of debian:6.12: the shared session fixture when conftest has
-    it, else a saved analysis.json named by SKBDROP_ANALYSIS_612, else a (cached) scan."""
-    try:
-        return request.getfixturevalue("analysis_612")
-    except pytest.FixtureLookupError:
-        pass
+    """The scanner's analysis of debian:6.12: a saved analysis.json named by
+    SKBDROP_ANALYSIS_612, else the shared session fixture of conftest, else a (cached) scan."""
     saved = os.environ.get("SKBDROP_ANALYSIS_612")
     if saved:
         from analyzer.api import load_analysis
         return load_analysis(saved)
-    return _scan("debian:6.12")
+    try:
+        return request.getfixturevalue("analysis_612")
+    except pytest.FixtureLookupError:
+        return _scan("debian:6.12")
 
 
 @pytest.fixture(scope="module")
