@@ -22,6 +22,18 @@ def node_id(path: str, name: str, static: bool) -> str:
 
 def full_graph(facts: Mapping[str, FileFacts], index) -> nx.DiGraph:
     g = nx.DiGraph()
+    global_targets: dict[str, list[str]] = {}
+
+    def targets_of(name: str, path: str, local: dict) -> list[str]:
+        fn = local.get(name)
+        if fn is not None:
+            return [node_id(path, name, fn.static)]
+        t = global_targets.get(name)
+        if t is None:
+            t = global_targets[name] = [node_id(p, d.name, d.static)
+                                        for p, d in index.resolve(name, "")]
+        return t
+
     for path in sorted(facts):
         f = facts[path]
         local = {fn.name: fn for fn in f.functions}
@@ -39,14 +51,13 @@ def full_graph(facts: Mapping[str, FileFacts], index) -> nx.DiGraph:
                 if callee not in g:
                     g.add_node(callee, name=callee, file="", line=0, static=False)
             else:
-                targets = [node_id(p, d.name, d.static) for p, d in index.resolve(callee, path)]
+                targets = targets_of(callee, path, local)
             for t in targets:
                 if t != cid and not g.has_edge(cid, t):
                     g.add_edge(cid, t, file=path, line=line, kind="call")
         for op in f.ops:
             src = "." + op.field
-            for p, d in index.resolve(op.value, path):
-                t = node_id(p, d.name, d.static)
+            for t in targets_of(op.value, path, local):
                 if src not in g:
                     g.add_node(src, name=src, file="", line=0, static=False)
                 if not g.has_edge(src, t):
@@ -67,19 +78,27 @@ def build_callgraph(facts: Mapping[str, FileFacts], index,
         if nid not in g:
             g.add_node(nid, name=name, file=path, line=0, static=False)
         with_sites.add(nid)
-    for nid in with_sites:
-        if nid in keep:
-            continue
-        keep.add(nid)
-        keep |= nx.ancestors(g, nid)
-    sub = g.subgraph(keep)
+    # all callers of all site functions at once: one breadth-first walk up the edges
+    keep = set(with_sites)
+    frontier = list(with_sites)
+    pred = g.pred
+    while frontier:
+        nxt = []
+        for n in frontier:
+            for p in pred[n]:
+                if p not in keep:
+                    keep.add(p)
+                    nxt.append(p)
+        frontier = nxt
+    attrs = g.nodes
     nodes = tuple(sorted(
-        (Node(id=n, name=d.get("name", n), file=d.get("file", ""), line=d.get("line", 0),
-              static=bool(d.get("static")), has_sites=n in with_sites, entry=g.in_degree(n) == 0)
-         for n, d in sub.nodes(data=True)), key=lambda x: x.id))
+        (Node(id=n, name=attrs[n].get("name", n), file=attrs[n].get("file", ""),
+              line=attrs[n].get("line", 0), static=bool(attrs[n].get("static")),
+              has_sites=n in with_sites, entry=not pred[n])
+         for n in keep), key=lambda x: x.id))
     edges = tuple(sorted(
         (Edge(caller=a, callee=b, file=d["file"], line=d["line"], kind=d["kind"])
-         for a, b, d in sub.edges(data=True)), key=lambda e: (e.caller, e.callee)))
+         for b in keep for a, d in pred[b].items()), key=lambda e: (e.caller, e.callee)))
     return CallGraph(nodes=nodes, edges=edges)
 
 
