@@ -255,16 +255,17 @@ HARNESS_H = """\
 int idiom_check(const struct sk_buff *skb, int what);
 struct sock *idiom_lookup(struct sk_buff *skb);
 int idiom_deliver(struct sock *sk, struct sk_buff *skb);
-void harness_record(const char *file, int line, int consume, long long reason);
+void harness_record(const char *file, int line, const char *func, int consume,
+		    long long reason);
 #undef dev_kfree_skb
-#define kfree_skb_reason(skb, r)\tharness_record(__FILE__, __LINE__, 0, (long long)(r))
-#define sk_skb_reason_drop(sk, skb, r)\tharness_record(__FILE__, __LINE__, 0, (long long)(r))
-#define dev_kfree_skb_any_reason(skb, r)\tharness_record(__FILE__, __LINE__, 0, (long long)(r))
-#define kfree_skb(skb)\tharness_record(__FILE__, __LINE__, 0, SKB_DROP_REASON_NOT_SPECIFIED)
-#define dev_kfree_skb_any(skb)\tharness_record(__FILE__, __LINE__, 0, SKB_DROP_REASON_NOT_SPECIFIED)
-#define consume_skb(skb)\tharness_record(__FILE__, __LINE__, 1, 0)
-#define dev_kfree_skb(skb)\tharness_record(__FILE__, __LINE__, 1, 0)
-#define dev_consume_skb_any(skb)\tharness_record(__FILE__, __LINE__, 1, 0)
+#define kfree_skb_reason(skb, r)\tharness_record(__FILE__, __LINE__, __func__, 0, (long long)(r))
+#define sk_skb_reason_drop(sk, skb, r)\tharness_record(__FILE__, __LINE__, __func__, 0, (long long)(r))
+#define dev_kfree_skb_any_reason(skb, r)\tharness_record(__FILE__, __LINE__, __func__, 0, (long long)(r))
+#define kfree_skb(skb)\tharness_record(__FILE__, __LINE__, __func__, 0, SKB_DROP_REASON_NOT_SPECIFIED)
+#define dev_kfree_skb_any(skb)\tharness_record(__FILE__, __LINE__, __func__, 0, SKB_DROP_REASON_NOT_SPECIFIED)
+#define consume_skb(skb)\tharness_record(__FILE__, __LINE__, __func__, 1, 0)
+#define dev_kfree_skb(skb)\tharness_record(__FILE__, __LINE__, __func__, 1, 0)
+#define dev_consume_skb_any(skb)\tharness_record(__FILE__, __LINE__, __func__, 1, 0)
 #endif
 """
 
@@ -274,11 +275,12 @@ HARNESS_DRIVER = r"""
 #include <string.h>
 #include "harness.h"
 
-void harness_record(const char *file, int line, int consume, long long reason)
+void harness_record(const char *file, int line, const char *func, int consume,
+		    long long reason)
 {
 	const char *base = strrchr(file, '/');
 
-	printf("%s %d %d %lld\n", base ? base + 1 : file, line, consume, reason);
+	printf("%s %d %s %d %lld\n", base ? base + 1 : file, line, func, consume, reason);
 }
 
 int idiom_check(const struct sk_buff *skb, int what) { (void)skb; (void)what; return rand() & 1; }
@@ -350,9 +352,12 @@ int main(void)
 NOT_RUN = {"wrapper.c"}
 
 
-def test_idiom_expectations_hold_at_run_time(tmp_path):
+@pytest.fixture(scope="module")
+def idiom_run(tmp_path_factory):
+    """(file basename, line) -> (set of what ran there, enclosing function per __func__)."""
     import shutil
     import subprocess
+    tmp_path = tmp_path_factory.mktemp("harness")
     gcc = shutil.which("gcc")
     assert gcc, "gcc is a declared dependency (Makefile APT_PKGS)"
     (tmp_path / "linux").mkdir()
@@ -375,11 +380,18 @@ def test_idiom_expectations_hold_at_run_time(tmp_path):
     for name, value in compiler_values(IDIOMS).items():
         by_value.setdefault(value, short_name(name))
     seen: dict[tuple[str, int], set] = {}
+    funcs: dict[tuple[str, int], set] = {}
     for line in out.splitlines():
-        f, no, consume, reason = line.split()
+        f, no, func, consume, reason = line.split()
         kind = "consume" if consume == "1" or by_value[int(reason)] == "CONSUMED" else \
             by_value[int(reason)]
         seen.setdefault((f, int(no)), set()).add(kind)
+        funcs.setdefault((f, int(no)), set()).add(func)
+    return seen, funcs
+
+
+def test_idiom_expectations_hold_at_run_time(idiom_run):
+    seen, _ = idiom_run
     exps, errors = read_expectations(IDIOMS)
     assert errors == []
     problems = []
@@ -405,6 +417,23 @@ def test_idiom_expectations_hold_at_run_time(tmp_path):
     for key in sorted(set(seen) - expected_lines):
         problems.append(f"{key[0]}:{key[1]}: ran {sorted(seen[key])} with no expectation")
     assert problems == [], "\n" + "\n".join(problems)
+
+
+def test_idioms_scan_enclosing_functions(idiom_run, idiom_analysis):
+    """Each site's function is the C function the call runs in (gcc's __func__)."""
+    _, funcs = idiom_run
+    wrong = []
+    for s in idiom_analysis.sites:
+        key = (os.path.basename(s.file), s.line)
+        if not s.file.startswith("net/idioms/") or key not in funcs:
+            continue
+        (func,) = funcs[key]
+        if s.function.split(":")[-1] != func:
+            wrong.append(f"{s.file}:{s.line}: scan says {s.function!r}, the call runs in {func!r}")
+    assert wrong == []
+    checked = sum(1 for s in idiom_analysis.sites
+                  if (os.path.basename(s.file), s.line) in funcs)
+    assert checked >= 35
 
 
 def test_idiom_fixture_has_odd_bytes():
