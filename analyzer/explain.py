@@ -500,7 +500,8 @@ def text_reason(rep: dict) -> str:
         if s["source"]:
             out.append(f"    {_w(s['source'], 100)}")
         for ch in s["chains"]:
-            out.append("    from " + " → ".join(ch))
+            out.append("    from " + " → ".join(ch) if len(ch) > 1 else
+                       f"    ({ch[0]} is an entry point: no callers found in the tree)")
     return "\n".join(out) + "\n"
 
 
