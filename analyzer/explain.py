@@ -501,7 +501,7 @@ def text_reason(rep: dict) -> str:
             out.append(f"    {_w(s['source'], 100)}")
         for ch in s["chains"]:
             out.append("    from " + " → ".join(ch) if len(ch) > 1 else
-                       f"    ({ch[0]} is an entry point: no callers found in the tree)")
+                       f"    ({ch[0]} is itself an entry point)")
     return "\n".join(out) + "\n"
 
 
