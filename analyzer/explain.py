@@ -541,14 +541,25 @@ def write_html(rep: dict, outdir: str) -> str:
 
 # --------------------------------------------------------------------------- command
 def open_trace(spec: str):
+    """The byte stream of FILE or stdin; gzip / xz compressed input is decompressed on the fly."""
     if spec == "-":
-        return sys.stdin.buffer, "stdin"
-    if os.path.isdir(spec):
-        raise InputError(f"{spec}: is a directory, not a trace file")
-    try:
-        return open(spec, "rb"), spec
-    except OSError as e:
-        raise InputError(f"{spec}: cannot open: {e.strerror}") from None
+        stream, name = sys.stdin.buffer, "stdin"
+    else:
+        if os.path.isdir(spec):
+            raise InputError(f"{spec}: is a directory, not a trace file")
+        try:
+            stream, name = open(spec, "rb"), spec
+        except OSError as e:
+            raise InputError(f"{spec}: cannot open: {e.strerror}") from None
+    peek = getattr(stream, "peek", None)
+    head = peek(6)[:6] if peek else b""
+    if head.startswith(b"\x1f\x8b"):
+        import gzip
+        return gzip.GzipFile(fileobj=stream, mode="rb"), name
+    if head.startswith(b"\xfd7zXZ"):
+        import lzma
+        return lzma.LZMAFile(stream, mode="rb"), name
+    return stream, name
 
 
 def run_trace(a: Analysis, stream, source: str) -> dict:
@@ -558,8 +569,10 @@ def run_trace(a: Analysis, stream, source: str) -> dict:
         read_events(stream, agg)
     except KeyboardInterrupt:
         interrupted = True                 # trace_pipe stopped with Ctrl-C: explain what we have
-    except OSError as e:
-        raise InputError(f"{source}: read error: {e.strerror or e}") from None
+    except (OSError, EOFError, ValueError) as e:   # incl. a corrupt or truncated gzip/xz stream
+        agg.skip("unreadable input", f"{type(e).__name__}: {e}")
+        agg.fold()
+        interrupted = True
     ix = Index(a)
     rows = explain_events(ix, agg)
     return trace_report(a, agg, rows, source, interrupted)
@@ -585,7 +598,10 @@ def command(args) -> int:
             rep = run_trace(a, stream, source)
         finally:
             if stream is not sys.stdin.buffer:
-                stream.close()
+                try:
+                    stream.close()
+                except OSError:
+                    pass
         text = text_trace
     else:
         ix = Index(a)

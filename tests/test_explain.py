@@ -284,3 +284,19 @@ def test_header_inline_helpers_and_fileless_nodes():
     c = rows[0].candidates[0]
     assert (c.site.file, c.site.line) == (h, 3380)
     assert c.via == ("sk_stream_kill_queues", "__skb_queue_purge", "__skb_queue_purge_reason")
+
+
+def test_cli_compressed_and_corrupt(fx_json, tmp_path, capsys):
+    import gzip
+    import lzma
+    raw = open(os.path.join(DATA, "trace.txt"), "rb").read()
+    for name, data in (("t.gz", gzip.compress(raw)), ("t.xz", lzma.compress(raw))):
+        p = tmp_path / name
+        p.write_bytes(data)
+        rc, out, err = run_cli(["explain", fx_json, "--trace", str(p), "--format", "json"], capsys)
+        assert rc == 0 and json.loads(out)["summary"]["matched_events"] == 423
+    p = tmp_path / "cut.gz"
+    gz = gzip.compress(raw)
+    p.write_bytes(gz[: len(gz) // 2])                     # truncated download
+    rc, out, err = run_cli(["explain", fx_json, "--trace", str(p)], capsys)
+    assert rc == 0 and "unreadable input" in out and "INTERRUPTED" in out
