@@ -541,7 +541,7 @@ def write_html(rep: dict, outdir: str) -> str:
 
 # --------------------------------------------------------------------------- command
 def open_trace(spec: str):
-    """The byte stream of FILE or stdin; gzip / xz compressed input is decompressed on the fly."""
+    """The byte stream of FILE or stdin (see ``decompressed``)."""
     if spec == "-":
         stream, name = sys.stdin.buffer, "stdin"
     else:
@@ -551,22 +551,28 @@ def open_trace(spec: str):
             stream, name = open(spec, "rb"), spec
         except OSError as e:
             raise InputError(f"{spec}: cannot open: {e.strerror}") from None
+    return stream, name
+
+
+def decompressed(stream):
+    """gzip / xz input is decompressed on the fly (peeks; called after the analysis is
+    loaded so a pipe is not waited on before the scan)."""
     peek = getattr(stream, "peek", None)
     head = peek(6)[:6] if peek else b""
     if head.startswith(b"\x1f\x8b"):
         import gzip
-        return gzip.GzipFile(fileobj=stream, mode="rb"), name
+        return gzip.GzipFile(fileobj=stream, mode="rb")
     if head.startswith(b"\xfd7zXZ"):
         import lzma
-        return lzma.LZMAFile(stream, mode="rb"), name
-    return stream, name
+        return lzma.LZMAFile(stream, mode="rb")
+    return stream
 
 
 def run_trace(a: Analysis, stream, source: str) -> dict:
     agg = Aggregate()
     interrupted = False
     try:
-        read_events(stream, agg)
+        read_events(decompressed(stream), agg)
     except KeyboardInterrupt:
         interrupted = True                 # trace_pipe stopped with Ctrl-C: explain what we have
     except (OSError, EOFError, ValueError) as e:   # incl. a corrupt or truncated gzip/xz stream
