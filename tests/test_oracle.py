@@ -18,25 +18,10 @@ from oracle import (OracleError, catalogue_gold, compiler_enums, compiler_values
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _debian_root(version: str) -> str:
-    from analyzer.tree import debian_tree
-    return debian_tree(version).root
-
-
-@pytest.fixture(scope="module")
-def tree_61():
-    return _debian_root("6.1")
-
-
-@pytest.fixture(scope="module")
-def tree_612():
-    return _debian_root("6.12")
-
-
 # --- real trees -----------------------------------------------------------------------------
 
-def test_61_counts_and_values(tree_61):
-    res = compiler_enums(tree_61)
+def test_61_counts_and_values(root_61):
+    res = compiler_enums(root_61)
     assert res.layout == "dropreason-xmacro"
     core = res.enum("skb_drop_reason")
     assert core.file == "include/net/dropreason.h"
@@ -56,8 +41,8 @@ def test_61_counts_and_values(tree_61):
     assert core.enumerators[-1] == "SKB_DROP_REASON_MAX"
 
 
-def test_612_counts_and_values(tree_612):
-    res = compiler_enums(tree_612)
+def test_612_counts_and_values(root_612):
+    res = compiler_enums(root_612)
     assert res.layout == "dropreason-core"
     assert res.subsystem_files == ("net/mac80211/drop.h", "net/openvswitch/drop.h")
     assert res.shift == 16                       # "#define SKB_DROP_REASON_SUBSYS_SHIFT 16"
@@ -88,10 +73,10 @@ def test_612_counts_and_values(tree_612):
     assert (v["RX_CONTINUE"], v["RX_QUEUED"]) == (1, 0)
 
 
-def test_612_gold_selection(tree_612):
+def test_612_gold_selection(root_612):
     """What the gold calls reasons: core minus the mask, subsystem reasons minus base
     slots, *_MAX and ___ twins."""
-    g = catalogue_gold(tree_612)
+    g = catalogue_gold(root_612)
     r = g["reasons"]
     assert len([n for n in r if n.startswith("SKB_")]) == 105      # 106 minus SUBSYS_MASK
     assert "SKB_DROP_REASON_MAX" in r and "SKB_DROP_REASON_SUBSYS_MASK" not in r
@@ -104,6 +89,17 @@ def test_612_gold_selection(tree_612):
                                "SKB_DROP_REASON_SUBSYS_MAC80211_UNUSABLE": 1,
                                "SKB_DROP_REASON_SUBSYS_MAC80211_MONITOR": 2,
                                "SKB_DROP_REASON_SUBSYS_OPENVSWITCH": 3}
+
+
+@pytest.mark.parametrize("version", ["6.1", "6.12"])
+def test_scanner_catalogue_equals_gcc(request, version):
+    """The scanner's catalogue of the real tree is gcc's, value for value (cached scan)."""
+    root = request.getfixturevalue("root_61" if version == "6.1" else "root_612")
+    analysis = request.getfixturevalue("analysis_61" if version == "6.1" else "analysis_612")
+    gold = catalogue_gold(root)
+    assert analysis.kernel.layout == gold["layout"]
+    assert {r.name: r.value for r in analysis.reasons} == gold["reasons"]
+    assert {s.enumerator: s.id for s in analysis.subsystems} == gold["subsystems"]
 
 
 # --- synthetic trees ---------------------------------------------------------------------
