@@ -585,3 +585,53 @@ def test_layout_fixtures_present():
     assert "SKB_CONSUMED" not in _gold("6.1.192")["reasons"]
     assert _gold("v6.2")["reasons"]["SKB_CONSUMED"] == 1
     assert _gold("mainline")["reasons"]["SKB_DROP_REASON_NOT_SPECIFIED"] == 2
+
+
+# --- the same idioms in the real trees ------------------------------------------------------
+# Reason sets read by hand from Debian's sources (the idiom files above are modelled on
+# these functions):
+#  * ip_rcv_core (net/ipv4/ip_input.c, same shape in 6.1.192 and 6.12.117): OTHERHOST
+#    goto drop; drop_reason = NOT_SPECIFIED before the header checks, which goto
+#    inhdr_error where NOT_SPECIFIED becomes IP_INHDR; csum_error sets IP_CSUM and falls
+#    into inhdr_error (kept, not NOT_SPECIFIED); PKT_TOO_SMALL goto drop; and the
+#    pskb_trim_rcsum() failure does "goto drop" with drop_reason still NOT_SPECIFIED.
+#  * __udp_queue_rcv_skb (net/ipv4/udp.c, 6.12.117): "int drop_reason" set to
+#    SOCKET_RCVBUFF if rc == -ENOMEM else PROTO_MEM, then sk_skb_reason_drop().
+#  * udp_queue_rcv_one_skb (6.12.117): "int drop_reason = NOT_SPECIFIED"; XFRM_POLICY
+#    goto drop; two UDP-Lite coverage checks goto drop with NOT_SPECIFIED; checksum
+#    failures goto csum_error (UDP_CSUM, falls into drop); SOCKET_FILTER goto drop.
+REAL_SITES = [
+    ("6.1", "net/ipv4/ip_input.c", "ip_rcv_core", "kfree_skb_reason(skb, drop_reason);",
+     {"OTHERHOST", "NOT_SPECIFIED", "IP_INHDR", "IP_CSUM", "PKT_TOO_SMALL"}),
+    ("6.12", "net/ipv4/ip_input.c", "ip_rcv_core", "kfree_skb_reason(skb, drop_reason);",
+     {"OTHERHOST", "NOT_SPECIFIED", "IP_INHDR", "IP_CSUM", "PKT_TOO_SMALL"}),
+    ("6.12", "net/ipv4/udp.c", "__udp_queue_rcv_skb", "sk_skb_reason_drop(sk, skb, drop_reason);",
+     {"SOCKET_RCVBUFF", "PROTO_MEM"}),
+    ("6.12", "net/ipv4/udp.c", "udp_queue_rcv_one_skb", "sk_skb_reason_drop(sk, skb, drop_reason);",
+     {"NOT_SPECIFIED", "XFRM_POLICY", "UDP_CSUM", "SOCKET_FILTER"}),
+]
+
+
+def _line_in_function(root: str, path: str, func: str, call: str) -> int:
+    """1-based line of the only ``call`` inside the definition of ``func`` in ``path``."""
+    with open(os.path.join(root, path), encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    start = next(i for i, ln in enumerate(lines)
+                 if re.match(r"^[a-z].*\b" + re.escape(func) + r"\(", ln) and not ln.endswith(";"))
+    end = next(i for i in range(start, len(lines)) if lines[i] == "}")
+    hits = [i + 1 for i in range(start, end) if lines[i].strip() == call]
+    assert len(hits) == 1, (path, func, hits)
+    return hits[0]
+
+
+@pytest.mark.parametrize("version,path,func,call,reasons", REAL_SITES,
+                         ids=[f"{v}-{fn}" for v, _, fn, _, _ in REAL_SITES])
+def test_real_tree_sites(request, version, path, func, call, reasons):
+    suffix = "61" if version == "6.1" else "612"
+    root = request.getfixturevalue(f"root_{suffix}")
+    analysis = request.getfixturevalue(f"analysis_{suffix}")
+    line = _line_in_function(root, path, func, call)
+    got = [s for s in analysis.sites if s.file == path and s.line == line]
+    assert len(got) == 1
+    s = got[0]
+    assert (s.function, s.kind, set(s.reasons), s.complete) == (func, "drop", reasons, True)
