@@ -16,6 +16,12 @@
 
   A family call with no marker, or a marker on a line with no family call, is an error
   of the fixture.  Every site the scan reports in the tree must be an expected one.
+
+  The markers are themselves checked against C: gcc compiles every idiom file, and the
+  idiom code is run (family calls replaced by recorders, opaque checks answered at
+  random) so that what reaches each call line, and the function it runs in, are C's
+  answer, not ours.
+* A few real functions of the Debian trees (reason sets read by hand) close the loop.
 """
 from __future__ import annotations
 
