@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -269,6 +270,34 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
             w.page("dir.html", kroot + d.page, **base, **helpers, d=d,
                    chain=v.dir_chain(d.path))
 
+    # reason graphs: planned first, laid out by one dot run in the background while the
+    # file and function pages are written ------------------------------------------------
+    rlist = list(v.reasons.values())
+    dots, plans = [], []
+    for rv in rlist:
+        roots = sorted({v.function_of(s).key for s in rv.sites if s.kind == "drop"})
+        tree = callers_bfs(g, [r for r in roots if r in g], GRAPH_CAP)
+        full_tree = tree if not tree.truncated else None
+        chains = [chain_to_entry(g, nodes, r) for r in roots[:CHAIN_CAP] if r in g]
+        chains.sort(key=lambda c: (not c[1], len(c[0]), c[0]))
+        plan = dict(rv=rv, roots=roots, tree=tree, chains=chains,
+                    truncated=tree.truncated, complete_graph=full_tree is not None, svg=None)
+        plans.append(plan)
+        if len(tree.order) >= 2:
+            page_ctx = Ctx(kroot + rv.page, kroot)
+            gnodes, inset = [], set(tree.order)
+            for n in tree.order:
+                url = node_url(n)
+                kind = "site" if n in roots else ("entry" if entry(n) else "plain")
+                gnodes.append(GNode(n, node_label(n), page_ctx.k(url) if url else None, kind))
+            gedges = [GEdge(s, t, g.edges[s, t].get("kind", "call"))
+                      for s in tree.order for t in g.successors(s) if t in inset] \
+                if len(tree.order) > 1 else []
+            dots.append(to_dot(rv.reason.short, gnodes, gedges))
+            plan["dot_index"] = len(dots) - 1
+    pool = ThreadPoolExecutor(max_workers=1)
+    dot_job = pool.submit(render_many, dots)
+
     # anchors: lines other pages link to (sites, and definitions of graph nodes)
     anchors: dict[str, set[int]] = {}
     for n in a.callgraph.nodes:
@@ -309,6 +338,21 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
                full=full, stale=stale, chain=dchain, fns=fns)
 
     # functions ----------------------------------------------------------------------
+    frag_memo: dict[str, tuple[str | None, str]] = {}
+
+    def frag(c: str) -> tuple[str | None, str]:
+        """A caller's list item, less the page-relative part of its link."""
+        f = frag_memo.get(c)
+        if f is None:
+            u = node_url(c)
+            inner = str(escape(node_label(c))) + ("</a>" if u else "")
+            if ":" in c and c in nodes:
+                inner += f' <span class="muted">({escape(nodes[c].file)})</span>'
+            if entry(c):
+                inner += ' <span class="tag entry">entry point</span>'
+            f = frag_memo[c] = (u, inner)
+        return f
+
     for key, fv in v.functions.items():
         tree = callers_bfs(g, [key], CALLER_CAP) if key in g else None
         kids: dict[str, list[str]] = {}
@@ -322,36 +366,13 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
             drop_callees = sorted(c for c in g.successors(key)
                                   if c in v.functions and c != key)
         ctx = Ctx(kroot + fv.page, kroot)
-        callers = _caller_tree_html(key, kids, ctx, node_url, node_label, nodes, entry) \
-            if tree else Markup("")
+        callers = _caller_tree_html(key, kids, ctx, frag) if tree else Markup("")
         w.page("function.html", kroot + fv.page, **base, **helpers, fn=fv, tree=tree,
                callers=callers, entries=entries, fam=fam, drop_callees=drop_callees)
 
-    # reasons: graphs first (one dot run), then pages -----------------------------------
-    rlist = list(v.reasons.values())
-    dots, plans = [], []
-    for rv in rlist:
-        roots = sorted({v.function_of(s).key for s in rv.sites if s.kind == "drop"})
-        tree = callers_bfs(g, [r for r in roots if r in g], GRAPH_CAP)
-        full_tree = tree if not tree.truncated else None
-        chains = [chain_to_entry(g, nodes, r) for r in roots[:CHAIN_CAP] if r in g]
-        chains.sort(key=lambda c: (not c[1], len(c[0]), c[0]))
-        plan = dict(rv=rv, roots=roots, tree=tree, chains=chains,
-                    truncated=tree.truncated, complete_graph=full_tree is not None, svg=None)
-        plans.append(plan)
-        if len(tree.order) >= 2:
-            page_ctx = Ctx(kroot + rv.page, kroot)
-            gnodes, inset = [], set(tree.order)
-            for n in tree.order:
-                url = node_url(n)
-                kind = "site" if n in roots else ("entry" if entry(n) else "plain")
-                gnodes.append(GNode(n, node_label(n), page_ctx.k(url) if url else None, kind))
-            gedges = [GEdge(s, t, g.edges[s, t].get("kind", "call"))
-                      for s in tree.order for t in g.successors(s) if t in inset] \
-                if len(tree.order) > 1 else []
-            dots.append(to_dot(rv.reason.short, gnodes, gedges))
-            plan["dot_index"] = len(dots) - 1
-    svgs = render_many(dots)
+    # reasons --------------------------------------------------------------------------
+    svgs = dot_job.result()
+    pool.shutdown()
     for plan in plans:
         if "dot_index" in plan:
             plan["svg"] = svgs[plan["dot_index"]]
@@ -373,29 +394,23 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
     w.write(kroot + "search.js", js.encode("utf-8"))
 
 
-def _caller_tree_html(root: str, kids: dict[str, list[str]], ctx: Ctx, node_url, node_label,
-                      nodes, entry) -> Markup:
+def _caller_tree_html(root: str, kids: dict[str, list[str]], ctx: Ctx, frag) -> Markup:
     """Nested lists of callers (written here, not in a recursive template macro: a
-    function page can list a hundred callers and there are thousands of pages)."""
-    out: list[str] = []
+    function page can list a hundred callers and there are thousands of pages).
+    ``frag(node) -> (kernel-relative url or None, inner html)`` is memoised by the caller."""
+    out: list[str] = ["<ul>"]
     stack: list[tuple[str, int]] = [(root, 0)]      # (node, index of the next child)
-    out.append("<ul>")
     while stack:
         n, i = stack.pop()
-        ks = kids.get(n, [])
+        ks = kids.get(n, ())
         if i >= len(ks):
             if stack:
                 out.append("</ul></li>" if ks else "</li>")
             continue
         stack.append((n, i + 1))
         c = ks[i]
-        u = node_url(c)
-        label = escape(node_label(c))
-        out.append(f'<li><a href="{escape(ctx.k(u))}">{label}</a>' if u else f"<li>{label}")
-        if ":" in c and c in nodes:
-            out.append(f' <span class="muted">({escape(nodes[c].file)})</span>')
-        if entry(c):
-            out.append(' <span class="tag entry">entry point</span>')
+        u, inner = frag(c)
+        out.append(f'<li><a href="{ctx.k(u)}">{inner}' if u else f"<li>{inner}")
         if kids.get(c):
             out.append("<ul>")
         stack.append((c, 0))

@@ -208,15 +208,18 @@ class KernelView:
                 sub = "/".join(parts[: i + 1])
                 if part not in d.dirs:
                     d.dirs[part] = DirView(sub, part, self.paths.assign(
-                        "dir", sub, f"d/{safe_path(sub)}/index.html"))
+                        "dir", sub, f"f/{safe_path(sub)}/index.html"))
                 d = d.dirs[part]
                 d.counts.add(c)
             d.files.append(fv)
 
     def dir_chain(self, path: str) -> list[DirView]:
-        """The directories from the root down to ``path`` (a dir path)."""
+        """The directories from the root down to ``path`` (a dir path), as far as they
+        hold sites (a function's definition can be in a file without any)."""
         out, d = [self.root], self.root
         for part in [p for p in path.split("/") if p]:
+            if part not in d.dirs:
+                break
             d = d.dirs[part]
             out.append(d)
         return out
@@ -245,10 +248,14 @@ class KernelView:
                 if f is None:
                     node = self.nodes.get(nid) if nid else None
                     static = node.static if node else True
-                    wanted = (f"fn/{safe_path(node.file if node else s.file)}/{safe_segment(s.function)}.html"
+                    # the page sits with the site's file; a global name can be defined in
+                    # several files (the graph merges them), or its file be unknown
+                    same = node is not None and node.file == s.file
+                    # statics: fn/<dir>/<file>.<name>.html (one directory per kernel
+                    # directory, not per file: thousands fewer mkdirs)
+                    wanted = (f"fn/{safe_path(s.file)}.{safe_segment(s.function)}.html"
                               if static else f"fn/{safe_segment(s.function)}.html")
-                    f = FunctionView(key, s.function, node.file if node else s.file,
-                                     node.line if node else None,
+                    f = FunctionView(key, s.function, s.file, node.line if same else None,
                                      self.paths.assign("function", key, wanted), node, [], Counts())
                     self.functions[key] = f
                 f.sites.append(s)

@@ -107,23 +107,31 @@ def render_lines(lines: list[str], marks: dict[int, tuple[str, str]],
     counter; the shortest element, as there are millions of lines in a report), ids on
     the lines other pages link to, and a note after each site line.
 
-    ``marks``: line -> (css class, short label for screen readers).
+    ``lines`` are raw text; ``marks``: line -> (css class, short label for screen
+    readers). Runs of plain lines are joined in one go: this loop is the report's
+    hottest (2.5 million lines for 6.12).
     """
+    esc = text_escape("\n".join(lines)).split("\n") if lines else []
     out: list[str] = []
     ap = out.append
-    for i, text in enumerate(lines, 1):
-        m = marks.get(i)
-        if m is None:
-            if i in anchors:
-                ap(f'<i id="L{i}">{text_escape(text)}</i>')
-            else:
-                ap(f"<i>{text_escape(text)}</i>")
+    prev = 0                                     # lines[:prev] are written
+    for ln in sorted(set(marks) | anchors):
+        if ln < 1 or ln > len(esc):
             continue
-        ap(f'<i id="L{i}" class="{m[0]}"><span class="sr">{escape(m[1])}: </span>'
-           f"{text_escape(text)}</i>")
-        note = notes.get(i)
-        if note:
-            ap(f'<span class="ann">{note}</span>')
+        if ln - 1 > prev:
+            ap("<i>" + "</i><i>".join(esc[prev:ln - 1]) + "</i>")
+        text = esc[ln - 1]
+        m = marks.get(ln)
+        if m is None:
+            ap(f'<i id="L{ln}">{text}</i>')
+        else:
+            ap(f'<i id="L{ln}" class="{m[0]}"><span class="sr">{escape(m[1])}: </span>{text}</i>')
+            note = notes.get(ln)
+            if note:
+                ap(f'<span class="ann">{note}</span>')
+        prev = ln
+    if prev < len(esc):
+        ap("<i>" + "</i><i>".join(esc[prev:]) + "</i>")
     return Markup("".join(out))
 
 

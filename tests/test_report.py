@@ -157,11 +157,11 @@ def test_report_pages_and_totals(tmp_path):
     assert res.index == str(out / "index.html")
     v = KernelView(a)
     # one page per file with sites, per function with sites, per reason, per directory
-    assert sorted(p.relative_to(out).as_posix() for p in (out / "f").rglob("*.html")) == \
+    assert sorted(p.relative_to(out).as_posix() for p in (out / "f").rglob("*.c.html")) == \
         ["f/drivers/net/bar/bar.c.html", "f/net/ipv4/foo.c.html"]
     assert len(list((out / "fn").rglob("*.html"))) == len(v.functions) == 4
     assert len(list((out / "r").glob("*.html"))) == len(a.reasons)
-    for d in ("d/net/index.html", "d/net/ipv4/index.html", "d/drivers/net/bar/index.html"):
+    for d in ("f/net/index.html", "f/net/ipv4/index.html", "f/drivers/net/bar/index.html"):
         assert (out / d).is_file(), d
     idx = read(out / "index.html")
     s = a.summary
@@ -197,7 +197,7 @@ def test_file_page_source_and_sites(tmp_path):
     assert 'href="../../../r/NO_SOCKET.html"' in page
     assert 'href="../../../fn/foo_rcv.html#callers"' in page
     # the static foo_check lives under its file
-    assert 'href="../../../fn/net/ipv4/foo.c/foo_check.html"' in page
+    assert 'href="../../../fn/net/ipv4/foo.c.foo_check.html"' in page
 
 
 def test_kernel_text_is_escaped(tmp_path):
@@ -249,7 +249,7 @@ def test_reason_page_sites_chains_graph(tmp_path):
 def test_function_page_callers(tmp_path):
     a = fixture_analysis()
     out, _ = build(tmp_path, [a])
-    page = read(out / "fn/net/ipv4/foo.c/foo_check.html")
+    page = read(out / "fn/net/ipv4/foo.c.foo_check.html")
     callers = page[page.index('id="callers"'):]
     # foo_check <- foo_rcv <- foo_input <- bar_xmit (entry point)
     for name in ("foo_rcv", "foo_input", "bar_xmit"):
