@@ -72,16 +72,23 @@ def relevant_files(patch: Patch, paths: tuple[str, ...]) -> tuple[str, ...]:
 # --- engines: where analyses come from -------------------------------------------------
 
 class Engine:
-    """Base tree access and analysis of (base + overrides). Tests use hand-made ones."""
+    """Base tree access, and the analyses before and after a change. Tests use toy ones."""
 
     def read(self, path: str) -> str | None:            # base file text, None if absent
         raise NotImplementedError
 
-    def base(self) -> Analysis:
+    def kernel(self) -> KernelInfo:
         raise NotImplementedError
 
-    def analyse(self, overrides: dict[str, str | None]) -> Analysis:
+    def pair(self, before: dict[str, str | None],
+             after: dict[str, str | None]) -> tuple[Analysis, Analysis]:
+        """Analyses of the base with ``before`` and with ``after`` applied (path -> text,
+        None for a deleted file), computed the same way so that they compare."""
         raise NotImplementedError
+
+    def mentioned_outside(self, names: set[str], paths: set[str]) -> set[str]:
+        """The reason names (full or short) that files other than ``paths`` use."""
+        return set()
 
 
 class _Files:
@@ -95,17 +102,97 @@ class _Files:
             yield p, self.files[p], None
 
 
+INDEX_VERSION = 1
+_CAT_TEXT = re.compile(r"\benum\s+skb_drop_reason(?:_subsys)?\s*\{|SKB_DROP_REASON_SUBSYS_SHIFT"
+                       r"|#\s*define\s+DEFINE_DROP_REASON\b")
+MAX_FOCUS = 400          # files in the focused analysis, at most
+FOCUS_ROUNDS = 4
+
+
+@dataclass
+class TreeIndex:
+    """What the focused analysis needs to know about the whole base tree, cached."""
+    keys: dict[str, str]                    # path -> content key (facts cache)
+    stats: dict[str, tuple[int, int]]       # path -> (size, mtime_ns) for directory trees
+    defs: dict[str, tuple[str, ...]]        # function -> files defining it
+    callers: dict[str, tuple[str, ...]]     # function -> files calling it
+    mentions: dict[str, tuple[str, ...]]    # reason constant -> files using it
+    catalogue: tuple[str, ...]              # files the catalogue is built from
+    family: dict[str, tuple[str, str]]      # family member -> (file, how it joined)
+    skipped: dict[str, str]
+    scanned: int
+
+
+def _terms_of(f) -> Iterable[tuple]:
+    for c in f.calls:
+        for terms in c.arg_terms:
+            for t in terms:
+                yield c.function, t
+    for fn in f.functions:
+        for t in fn.return_terms:
+            yield fn.name, t
+        for _i, terms in fn.out_writes:
+            for t in terms:
+                yield fn.name, t
+
+
+def build_index(facts, kernel: KernelInfo) -> TreeIndex:
+    from . import catalogue as cat_mod
+    from .family import derive_family
+    from .link import Index, Resolver
+    defs: dict[str, set[str]] = defaultdict(set)
+    callers: dict[str, set[str]] = defaultdict(set)
+    mentions: dict[str, set[str]] = defaultdict(set)
+    cat_files = []
+    for path in sorted(facts):
+        f = facts[path]
+        for fn in f.functions:
+            defs[fn.name].add(path)
+        for _caller, callee, _line in f.edges:
+            callers[callee].add(path)
+        for c in f.calls:
+            callers[c.callee].add(path)
+        for _fn, t in _terms_of(f):
+            if t[0] == "const":
+                mentions[t[1]].add(path)
+        for mac in f.macros:
+            for tok in re.findall(r"\bSKB_DROP_REASON_[A-Z0-9_]+\b", mac.body):
+                mentions[tok].add(path)
+        if f.catalogue_text and not path.startswith(("tools/", "Documentation/")) \
+                and _CAT_TEXT.search(f.catalogue_text):
+            cat_files.append(path)
+    texts = {p: facts[p].catalogue_text for p in cat_files}
+    ix = Index(facts)
+    fam = derive_family(facts, ix, Resolver(ix, cat_mod.build(texts)))
+    return TreeIndex(
+        keys={}, stats={},
+        defs={k: tuple(sorted(v)) for k, v in defs.items()},
+        callers={k: tuple(sorted(v)) for k, v in callers.items()},
+        mentions={k: tuple(sorted(v)) for k, v in mentions.items()},
+        catalogue=tuple(cat_files), family={m.name: (m.file, m.via) for m in fam},
+        skipped=dict(facts.skipped), scanned=facts.scanned)
+
+
 class ScanEngine(Engine):
-    """The real thing: the scanner's cached per-file facts, patched files re-parsed."""
+    """The real thing, focused: the files a change touches, the catalogue, the family,
+    and the files their reasons flow through (callees returning reasons, callers
+    passing them), linked before and after the change with the same file set. The
+    facts come from the scanner's cache; only patched files are parsed. What the
+    focused analysis needs to know about the rest of the tree is an index built once
+    per base tree (from the cached facts) and kept in the cache."""
 
     def __init__(self, spec: str, *, jobs: int | None = None, use_cache: bool = True,
                  progress: bool = False):
         from .tree import open_tree
         self.spec, self.jobs, self.use_cache, self.progress = spec, jobs, use_cache, progress
         self.tree = open_tree(spec)
-        self.kernel = KernelInfo(version=self.tree.version, source=self.tree.source, layout="")
-        self._facts = None
-        self._base: Analysis | None = None
+        self._kernel = KernelInfo(version=self.tree.version, source=self.tree.source, layout="")
+        self._index: TreeIndex | None = None
+        self._facts: dict = {}
+        self._full = None
+
+    def kernel(self) -> KernelInfo:
+        return self._kernel
 
     def read(self, path: str) -> str | None:
         try:
@@ -114,34 +201,235 @@ class ScanEngine(Engine):
             return None
         return data.decode("utf-8", "surrogateescape")
 
-    def base_facts(self):
-        if self._facts is None:
-            from .scan import collect_facts
-            self._facts = collect_facts(self.tree, jobs=self.jobs, use_cache=self.use_cache,
-                                        progress=self.progress)
-        return self._facts
+    # --- the index --------------------------------------------------------------------
+    def _fingerprint(self) -> str | None:
+        import hashlib
+        import os
+        t = self.tree
+        kind = getattr(t, "kind", "")
+        if kind == "git":
+            raw = f"git:{t.commit}"
+        elif kind == "tar":
+            path = getattr(t, "path", None) or t.source
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None
+            raw = f"tar:{os.path.abspath(path)}:{st.st_size}:{st.st_mtime_ns}"
+        elif kind == "dir":
+            root = getattr(t, "root", t.source)
+            try:
+                st = os.stat(os.path.join(root, "Makefile"))
+            except OSError:
+                return None
+            raw = f"dir:{root}:{t.version}:{st.st_mtime_ns}"
+        else:
+            return None
+        return hashlib.blake2b(f"{INDEX_VERSION}:{_code_version()}:{raw}".encode(),
+                               digest_size=16).hexdigest()
+
+    def index(self) -> TreeIndex:
+        if self._index is not None:
+            return self._index
+        import os
+        import pickle
+        from .tree import cache_dir
+        fp = self._fingerprint() if self.use_cache else None
+        path = os.path.join(cache_dir(), "check-index", f"{fp}.pkl") if fp else None
+        if path and os.path.exists(path):
+            try:
+                with open(path, "rb") as f:
+                    self._index = pickle.load(f)
+                return self._index
+            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError):
+                pass
+        from .cache import content_key
+        from .scan import collect_facts
+        facts = collect_facts(self.tree, jobs=self.jobs, use_cache=self.use_cache,
+                              progress=self.progress)
+        ix = build_index(facts, self._kernel)
+        root = getattr(self.tree, "root", None)
+        for p, f in facts.items():
+            data = None
+            if root is not None:
+                try:
+                    full = os.path.join(root, p)
+                    st = os.stat(full)
+                    ix.stats[p] = (st.st_size, st.st_mtime_ns)
+                except OSError:
+                    pass
+            self._facts[p] = f
+        # content keys: read again only what the facts cache needs (relevant files)
+        for p in facts:
+            try:
+                data = self.tree.read(p)
+            except (InputError, OSError):
+                continue
+            ix.keys[p] = content_key(data)
+        self._full = facts
+        if path:
+            from .atomic import write_bytes
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            write_bytes(path, pickle.dumps(ix, protocol=pickle.HIGHEST_PROTOCOL))
+        self._index = ix
+        return ix
+
+    def _base_facts_of(self, paths: Iterable[str]) -> dict:
+        """Facts of base files, from memory, the facts cache, or parsed now."""
+        import os
+        from .cache import FactsCache
+        from .scan import collect_facts
+        from .tree import cache_dir
+        ix = self.index()
+        cache = FactsCache(cache_dir() if self.use_cache else None)
+        out, missing = {}, {}
+        root = getattr(self.tree, "root", None)
+        for p in paths:
+            if p in self._facts:
+                out[p] = self._facts[p]
+                continue
+            key = ix.keys.get(p)
+            fresh = True
+            if root is not None and p in ix.stats:
+                try:
+                    st = os.stat(os.path.join(root, p))
+                    fresh = (st.st_size, st.st_mtime_ns) == ix.stats[p]
+                except OSError:
+                    fresh = False
+            hit = cache.get(key) if key and fresh else None
+            if hit is not None:
+                out[p] = self._facts[p] = hit if hit.path == p else _replace_path(hit, p)
+                continue
+            text = self.read(p)
+            if text is not None:
+                missing[p] = text.encode("utf-8", "surrogateescape")
+        if missing:
+            got = collect_facts(_Files(missing), jobs=1, use_cache=self.use_cache)
+            for p, f in got.items():
+                out[p] = self._facts[p] = f
+        return out
+
+    # --- focus and link ---------------------------------------------------------------
+    def _focus(self, seeds: dict[str, object]) -> set[str]:
+        """The files to link: the seeds (path -> facts), the catalogue, the family
+        members they can reach, and the files their reason terms flow through (the
+        definitions of functions whose returns or out-parameters give a reason, the
+        callers of functions whose reason is a parameter), followed term by term."""
+        ix = self.index()
+        fam = ix.family
+        focus = set(seeds) | set(ix.catalogue)
+        focus |= {f for f, via in fam.values() if via == "tracepoint" or f.endswith(".h")}
+        work: list[tuple[str, str | None, tuple]] = []
+        called: set[str] = set()
+        for path, f in seeds.items():
+            if f is None:
+                continue
+            for func, t in _terms_of(f):
+                work.append((path, func, t))
+            called.update(c.callee for c in f.calls)
+            called.update(c for _a, c, _l in f.edges)
+        # family members the seeds call, and the members those are built on
+        todo = [n for n in called if n in fam]
+        while todo:
+            n = todo.pop()
+            file = fam[n][0]
+            if file in focus:
+                continue
+            focus.add(file)
+            for ff in self._base_facts_of([file]).values():
+                todo.extend(c.callee for c in ff.calls if c.callee in fam)
+        seen: set = set()
+        while work and len(focus) < MAX_FOCUS:
+            path, func, t = work.pop()
+            key = (path, func, t)
+            if key in seen or t[0] in ("const", "unknown"):
+                continue
+            seen.add(key)
+            if t[0] in ("call", "out"):
+                name = t[1]
+                for p, ff in self._base_facts_of(ix.defs.get(name, ())[:8]).items():
+                    focus.add(p)
+                    for fn in ff.functions:
+                        if fn.name != name:
+                            continue
+                        if t[0] == "call":
+                            work.extend((p, name, tt) for tt in fn.return_terms)
+                        else:
+                            for i, terms in fn.out_writes:
+                                if i == t[2]:
+                                    work.extend((p, name, tt) for tt in terms)
+            elif t[0] == "param" and func and func not in fam:
+                for p, ff in self._base_facts_of(ix.callers.get(func, ())[:40]).items():
+                    focus.add(p)
+                    for c in ff.calls:
+                        if c.callee == func and t[1] < len(c.arg_terms):
+                            work.extend((p, c.function, tt) for tt in c.arg_terms[t[1]])
+        return focus
 
     def _link(self, facts) -> Analysis:
-        from .scan import link
-        return link(facts, self.kernel, skipped=facts.skipped, scanned=facts.scanned)
+        from .scan import Facts, link
+        ix = self.index()
+        fx = Facts(facts)
+        return link(fx, self._kernel, skipped=ix.skipped, scanned=ix.scanned)
 
-    def base(self) -> Analysis:
-        if self._base is None:
-            self._base = self._link(self.base_facts())
-        return self._base
+    def pair(self, before, after):
+        from .scan import collect_facts
+        changed = sorted(set(before) | set(after))
+        def parse(texts):
+            data = {p: t.encode("utf-8", "surrogateescape") for p, t in texts.items()
+                    if t is not None and SOURCE_FILE.search(p)}
+            return collect_facts(_Files(data), jobs=1, use_cache=self.use_cache) if data else {}
+        fb, fa = parse(before), parse(after)
+        seeds: dict[str, object] = {}
+        base_changed = self._base_facts_of([p for p in changed if p not in before])
+        for p in changed:
+            seeds[p] = fa.get(p) or fb.get(p) or base_changed.get(p)
+        # terms of the other side lead to files as well
+        extra = {f"{p}\0before": fb.get(p) or base_changed.get(p) for p in changed}
+        focus = self._focus({**seeds, **{k: v for k, v in extra.items() if v is not None}})
+        focus = {p for p in focus if "\0" not in p}
+        common = self._base_facts_of(sorted(p for p in focus if p not in changed))
 
-    def analyse(self, overrides: dict[str, str | None]) -> Analysis:
-        from .scan import Facts, collect_facts
-        base = self.base_facts()
-        data = {p: t.encode("utf-8", "surrogateescape") for p, t in overrides.items()
-                if t is not None and SOURCE_FILE.search(p)}
-        part = collect_facts(_Files(data), jobs=1, use_cache=self.use_cache)
-        facts = Facts((p, f) for p, f in base.items() if p not in overrides)
-        facts.update(part)
-        facts.skipped = {p: e for p, e in base.skipped.items() if p not in overrides}
-        facts.skipped.update(part.skipped)
-        facts.scanned = base.scanned
-        return self._link(facts)
+        def side(over, parsed):
+            facts = dict(common)
+            for p in changed:
+                if p in over:
+                    if over[p] is not None and p in parsed:
+                        facts[p] = parsed[p]
+                elif p in base_changed:
+                    facts[p] = base_changed[p]
+            return facts
+        return self._link(side(before, fb)), self._link(side(after, fa))
+
+    def mentioned_outside(self, names: set[str], paths: set[str]) -> set[str]:
+        ix = self.index()
+        out = set()
+        for n in names:
+            for key in (n, f"SKB_DROP_REASON_{n}"):
+                if any(p not in paths for p in ix.mentions.get(key, ())):
+                    out.add(n)
+        return out
+
+
+def _code_version() -> str:
+    """Facts version and the linking code: an index built by other code is not reused."""
+    import hashlib
+    import os
+    from .facts import FACTS_VERSION
+    h = hashlib.blake2b(str(FACTS_VERSION).encode(), digest_size=8)
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in ("facts.py", "family.py", "link.py", "catalogue.py", "check.py"):
+        try:
+            with open(os.path.join(here, name), "rb") as f:
+                h.update(f.read())
+        except OSError:
+            pass
+    return h.hexdigest()
+
+
+def _replace_path(f, path):
+    from dataclasses import replace
+    return replace(f, path=path)
 
 
 # --- results ---------------------------------------------------------------------------
@@ -198,20 +486,21 @@ def check_series(engine_factory: Callable[[], Engine], base_spec: str, patches: 
         patches = [synthetic_patch(name, before, after, subject=f"squash of {len(patches)} patches")]
         rel = [relevant_files(patches[0], paths)]
         tree = PatchedTree(engine.read)
-    a = engine.base()
     results = []
     for i, p in enumerate(patches):
         if not rel[i]:
             results.append(PatchResult(p, (), (), _diff_lines(p), False))
             continue
+        before = dict(tree.texts)
         applied = tree.apply(p, only=lambda x: SOURCE_FILE.search(x) is not None)
-        overrides = dict(tree.texts)
-        b = engine.analyse(overrides)
+        after = dict(tree.texts)
+        a, b = engine.pair(before, after)
         later = _later_mentions(patches[i + 1:])
-        findings = judge(a, b, applied, p, paths=paths, later_mentions=later, read=tree.current)
+        findings = judge(a, b, applied, p, paths=paths, later_mentions=later, read=tree.current,
+                         elsewhere=lambda names, touched=set(after): engine.mentioned_outside(
+                             names, touched))
         results.append(PatchResult(p, rel[i], tuple(findings), _diff_lines(p), True))
-        a = b
-    return CheckReport(base_spec, engine.base().kernel, paths, tuple(results), fail_on)
+    return CheckReport(base_spec, engine.kernel(), paths, tuple(results), fail_on)
 
 
 def _diff_lines(p: Patch) -> int:
@@ -261,6 +550,7 @@ class _Ctx:
     patch: Patch
     paths: tuple[str, ...]
     read: Callable[[str], str | None] | None = None     # current text of untouched files
+    elsewhere: Callable[[set[str]], set[str]] | None = None   # reasons used outside the analysis
     by_old: dict[str, AppliedFile] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -297,10 +587,11 @@ class _Ctx:
 def judge(a: Analysis, b: Analysis, applied: dict[str, AppliedFile], patch: Patch, *,
           paths: tuple[str, ...] = DEFAULT_PATHS,
           later_mentions: frozenset[str] = frozenset(),
-          read: Callable[[str], str | None] | None = None) -> list[Finding]:
+          read: Callable[[str], str | None] | None = None,
+          elsewhere: Callable[[set[str]], set[str]] | None = None) -> list[Finding]:
     """Findings of one patch: ``a`` before it, ``b`` after it, ``applied`` its files;
     ``read`` gives the text of files the patch does not touch (catalogue checks)."""
-    ctx = _Ctx(a, b, applied, patch, paths, read)
+    ctx = _Ctx(a, b, applied, patch, paths, read, elsewhere)
     out: list[Finding] = []
     renames = _catalogue(ctx, out, later_mentions)
     _sites(ctx, out, renames)
@@ -613,6 +904,7 @@ def _catalogue(ctx: _Ctx, out: list[Finding], later: frozenset[str]) -> dict[str
                             source=ctx.new_source(t.file, t.line), **ctx.at_new(t.file, t.line)))
 
     # the last producer of a reason went away (information only)
+    cands = []
     for short, sites in sorted(produced_a.items()):
         if short == NOT_SPECIFIED or short in produced_b or short in renames:
             continue
@@ -622,11 +914,16 @@ def _catalogue(ctx: _Ctx, out: list[Finding], later: frozenset[str]) -> dict[str
         s = sites[0]
         if s.file not in ctx.by_old or not in_scope(s.file, ctx.paths):
             continue
+        cands.append((r, s))
+    used = ctx.elsewhere({r.short for r, _ in cands}) if ctx.elsewhere and cands else set()
+    for r, s in cands:
+        if r.short in used:
+            continue
         loc = ctx.at_old(s.file, s.line)
         out.append(make("SKBDROP_REASON_ORPHANED", s.file, s.line,
                         f"{s.function}(): the last drop site of {r.name} is gone; no site "
                         "reports it any more", function=s.function, column=s.column,
-                        fix=f"keep a site that reports {short} or remove the reason",
+                        fix=f"keep a site that reports {r.short} or remove the reason",
                         source=ctx.old_source(s.file, s.line, s.source),
                         **{**loc, "marker": loc["marker"] or "-"}))
     return renames

@@ -134,17 +134,19 @@ class ToyEngine(check.Engine):
     def __init__(self, files=BASE):
         ToyEngine.opened += 1
         self.files = dict(files)
-        self.analysed = []
 
     def read(self, path):
         return self.files.get(path)
 
-    def base(self):
-        return toy_analysis(self.files)
+    def kernel(self):
+        return toy_analysis(self.files).kernel
 
-    def analyse(self, overrides):
-        self.analysed.append(sorted(overrides))
-        return toy_analysis({**self.files, **overrides})
+    def pair(self, before, after):
+        return toy_analysis({**self.files, **before}), toy_analysis({**self.files, **after})
+
+    def mentioned_outside(self, names, paths):
+        return {n for n in names for p, t in self.files.items()
+                if p not in paths and p.endswith(".c") and t and re.search(rf"\b(SKB_DROP_REASON_)?{n}\b", t)}
 
 
 def make_patch(path: str, old: str | None, new: str | None, name="t.patch") -> str:
