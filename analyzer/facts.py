@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from . import parse
 from .parse import Node
 
-FACTS_VERSION = 8
+FACTS_VERSION = 9
 
 Term = tuple
 NS = ("const", "SKB_DROP_REASON_NOT_SPECIFIED")
@@ -798,8 +798,12 @@ class _FunctionFlow:
                     self.out_writes[i] = self.out_writes.get(i, frozenset()) | \
                         _eval(right, self.pidx, self.state, None)
             elif left.type in ("field_expression", "subscript_expression"):
+                # the reason stored with the skb itself (its control block) for a later free
                 r = _strip(right)
-                if r.type == "identifier" and _txt(r) in self.reason_params:
+                target = _txt(left)
+                if r.type == "identifier" and _txt(r) in self.reason_params and any(
+                        re.search(r"\b" + re.escape(p.name) + r"\b", target)
+                        for p in self.params if p.pointer and "sk_buff" in p.type and p.name):
                     self.stored.add(self.reason_params[_txt(r)])
         elif t == "conditional_expression":
             self.effects(node.child_by_field_name("condition"))

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from .facts import ENUMERATOR_LIKE, REASON_TYPE, FileFacts, _split_top
 from .model import FamilyMember
 
+DEFERRED_MIN_STATEMENTS = 4
 SMALL_WRAPPER = 2          # statements in a fixed-reason wrapper's body
 
 
@@ -76,7 +77,9 @@ def derive_family(facts: Mapping[str, FileFacts], index, resolver) -> list[Famil
                     _add(fam, m)
                     changed = True
             for fn in f.functions:
-                if fn.name in fam or not fn.stored_params:
+                # deferred: stores the reason in the skb and queues it (not a one-line setter)
+                if fn.name in fam or not fn.stored_params or not fn.returns_void \
+                        or fn.statements < DEFERRED_MIN_STATEMENTS:
                     continue
                 skb = next((i for i, p in enumerate(fn.params)
                             if p.pointer and "sk_buff" in p.type), None)
