@@ -32,7 +32,8 @@ from markupsafe import Markup, escape
 from . import __version__
 from .errors import InputError
 from .html_data import (CLASS_LABEL, CONSUME, INCOMPLETE, REASONED, UNSPECIFIED, Counts,
-                        KernelView, callers_bfs, chain_to_entry, is_entry, safe_segment, site_class)
+                        KernelView, callers_bfs, chain_to_entry, is_entry, is_pointer,
+                        safe_segment, site_class)
 from .html_graph import GEdge, GNode, render_many, to_dot
 from .html_source import (SourceReader, matches_sites, open_source, render_lines,
                           render_sparse, split_lines)
@@ -243,6 +244,8 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
         return None
 
     def node_label(nid: str) -> str:
+        if is_pointer(nid):
+            return f"->{nid[1:]}()"
         n = nodes.get(nid)
         if n is None:
             return nid.rsplit(":", 1)[-1]
@@ -288,7 +291,8 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
             gnodes, inset = [], set(tree.order)
             for n in tree.order:
                 url = node_url(n)
-                kind = "site" if n in roots else ("entry" if entry(n) else "plain")
+                kind = ("site" if n in roots else "pointer" if is_pointer(n)
+                        else "entry" if entry(n) else "plain")
                 gnodes.append(GNode(n, node_label(n), page_ctx.k(url) if url else None, kind))
             gedges = [GEdge(s, t, g.edges[s, t].get("kind", "call"))
                       for s in tree.order for t in g.successors(s) if t in inset] \
@@ -348,8 +352,8 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
             inner = str(escape(node_label(c))) + ("</a>" if u else "")
             if ":" in c and c in nodes:
                 inner += f' <span class="muted">({escape(nodes[c].file)})</span>'
-            if entry(c):
-                inner += ' <span class="tag entry">entry point</span>'
+            if is_pointer(c):
+                inner += ' <span class="tag entry">function pointer: any ops table</span>'
             f = frag_memo[c] = (u, inner)
         return f
 

@@ -328,7 +328,15 @@ class CallerTree:
         return out
 
 
+def is_pointer(nid: str) -> bool:
+    """A call-graph pseudo-node for calls through a function pointer field (``.handler``:
+    every ``x->handler(...)`` calls it, every ``.handler = f`` makes it call ``f``)."""
+    return nid.startswith(".")
+
+
 def callers_bfs(g: nx.DiGraph, roots: list[str], cap: int) -> CallerTree:
+    """Callers breadth first; pointer pseudo-nodes end a path (whoever calls through
+    ``->handler`` has not been shown to reach this particular function)."""
     parent: dict[str, str | None] = {}
     depth: dict[str, int] = {}
     order: list[str] = []
@@ -341,7 +349,7 @@ def callers_bfs(g: nx.DiGraph, roots: list[str], cap: int) -> CallerTree:
     truncated = False
     while q:
         n = q.popleft()
-        if n not in g:
+        if n not in g or (is_pointer(n) and parent[n] is not None):
             continue
         for p in sorted(g.predecessors(n)):
             if p in parent:
@@ -358,6 +366,10 @@ def callers_bfs(g: nx.DiGraph, roots: list[str], cap: int) -> CallerTree:
 
 
 def is_entry(g: nx.DiGraph, nodes: dict[str, Node], nid: str) -> bool:
+    """An entry point: the scanner says so, or nothing calls it; a function pointer
+    (pseudo-node) counts as one, as its callers are not followed."""
+    if is_pointer(nid):
+        return True
     n = nodes.get(nid)
     if n is not None and n.entry:
         return True

@@ -40,6 +40,7 @@ _STYLE = {
     "plain": 'shape=box style="rounded" color="#555555"',
     "entry": 'shape=box style="rounded,bold" color="#0072B2" penwidth=2',
     "site": 'shape=box style="rounded,filled" fillcolor="#FBE3D6" color="#D55E00"',
+    "pointer": 'shape=box style="rounded,dashed" color="#6a3d9a" fontcolor="#6a3d9a"',
     "focus": 'shape=box style="rounded,filled,bold" fillcolor="#FFE9A8" color="#8a6d00"',
 }
 

@@ -259,6 +259,18 @@ def test_function_page_callers(tmp_path):
     assert "kfree_skb" in page[page.index('id="callees"'):page.index('id="callers"')]
 
 
+def test_function_pointer_pseudo_nodes_end_caller_paths():
+    """`.handler` stands for every call through a ->handler field: shown, not followed."""
+    import networkx as nx
+
+    from analyzer.html_data import callers_bfs, chain_to_entry
+    g = nx.DiGraph([("a", ".handler"), ("b", ".handler"), (".handler", "f"), ("c", "f"),
+                    ("d", "c")])
+    t = callers_bfs(g, ["f"], 100)
+    assert t.order == ["f", ".handler", "c", "d"]
+    assert chain_to_entry(g, {}, "f") == ([".handler", "f"], True)
+
+
 def test_without_source_shows_site_lines(tmp_path):
     a = fixture_analysis()
     out, _ = build(tmp_path, [a], source=False)
