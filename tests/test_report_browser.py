@@ -57,17 +57,24 @@ def walk(b, out, summary, fn_name, shots_prefix):
                                              "reasons_never_produced", "incomplete")}
     assert totals_on_page(b) == want
     screenshot(b, f"{shots_prefix}-index")
-    # down the directory tree until a file page
+    # down the directory tree until a file page, each time into the row with the most
+    # sites with a specific reason (column 3 of the table)
     b.set_window_size(1280, 900)
-    for _ in range(12):
-        files = b.find_elements(By.CSS_SELECTOR, "#tree tr.file th a")
-        if files:
+    for depth in range(12):
+        if depth == 1:
+            screenshot(b, f"{shots_prefix}-directory")
+            b.set_window_size(1280, 900)
+        rows = b.find_elements(By.CSS_SELECTOR, "#tree tbody tr")
+        best = max(rows, key=lambda r: int(r.find_elements(By.CSS_SELECTOR, "td")[1]
+                                             .get_attribute("data-sort")))
+        is_file = "file" in best.get_attribute("class").split()
+        link = best.find_element(By.CSS_SELECTOR, "th a")
+        b.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+        link.click()
+        if is_file:
             break
-        b.find_element(By.CSS_SELECTOR, "#tree tr.dir th a").click()
         wait_for(b, "#tree")
         assert console_errors(b) == []
-    screenshot(b, f"{shots_prefix}-directory")
-    files[0].click()
     wait_for(b, "pre.src")
     assert console_errors(b) == []
     assert "/f/" in b.current_url
@@ -76,7 +83,7 @@ def walk(b, out, summary, fn_name, shots_prefix):
     links = b.find_elements(By.CSS_SELECTOR, "pre.src .ann a.reason")
     assert links, "no site with a reason link on " + b.current_url
     name = links[0].text
-    b.execute_script("arguments[0].scrollIntoView()", links[0])
+    b.execute_script("arguments[0].scrollIntoView({block: 'center'})", links[0])
     links[0].click()
     wait_for(b, "h1 code")
     assert "/r/" in b.current_url and b.find_element(By.CSS_SELECTOR, "h1 code").text == name
