@@ -329,15 +329,21 @@ class ScanEngine(Engine):
             called.update(c.callee for c in f.calls)
             called.update(c for _a, c, _l in f.edges)
         # family members the seeds call, and the members those are built on
-        todo = [n for n in called if n in fam]
+        todo = sorted(n for n in called if n in fam)
+        done: set[str] = set()
         while todo:
             n = todo.pop()
-            file = fam[n][0]
-            if file in focus:
+            if n in done:
                 continue
+            done.add(n)
+            file = fam[n][0]
             focus.add(file)
             for ff in self._base_facts_of([file]).values():
-                todo.extend(c.callee for c in ff.calls if c.callee in fam)
+                todo.extend(c.callee for c in ff.calls if c.function == n and c.callee in fam)
+                for mac in ff.macros:
+                    if mac.name == n:
+                        todo.extend(m for m in fam
+                                    if re.search(rf"\b{re.escape(m)}\s*\(", mac.body))
         seen: set = set()
         while work and len(focus) < MAX_FOCUS:
             path, func, t = work.pop()
@@ -418,7 +424,7 @@ def _code_version() -> str:
     from .facts import FACTS_VERSION
     h = hashlib.blake2b(str(FACTS_VERSION).encode(), digest_size=8)
     here = os.path.dirname(os.path.abspath(__file__))
-    for name in ("facts.py", "family.py", "link.py", "catalogue.py", "check.py"):
+    for name in ("facts.py", "family.py", "link.py", "catalogue.py"):
         try:
             with open(os.path.join(here, name), "rb") as f:
                 h.update(f.read())
@@ -737,6 +743,8 @@ def _sites(ctx: _Ctx, out: list[Finding], renames: dict[str, str]) -> None:
                             column=s.column, fix=_fix_for(ctx.b, s, sug), suggestions=tuple(sug),
                             source=src, **ctx.at_new(s.file, s.line)))
 
+    _family_members(ctx, out)
+
     for s, t in pairs:
         if t.kind != "drop" or not in_scope(t.file, ctx.paths):
             continue
@@ -765,6 +773,60 @@ def _sites(ctx: _Ctx, out: list[Finding], renames: dict[str, str]) -> None:
                             + " or drop the reasons if they became meaningless",
                             suggestions=tuple(sorted(lost)), source=src,
                             **ctx.at_new(t.file, t.line)))
+
+
+def _member_line(ctx: _Ctx, file: str, start: int, names: set[str]) -> int:
+    """The line of the member's body that calls the family (an added one first)."""
+    af = ctx.applied.get(file)
+    if af is None or af.new_text is None:
+        return start
+    lines = af.new_text.split("\n")
+    pat = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\s*\(") if names \
+        else None
+    body = range(start + 1, min(start + 40, len(lines)) + 1)
+    hits = [n for n in body if pat is not None and pat.search(lines[n - 1])]
+    added = [n for n in hits if n in af.added]
+    return (added or hits or [start])[0]
+
+
+def _family_members(ctx: _Ctx, out: list[Finding]) -> None:
+    """Small helpers that drop with a fixed reason are family members, not sites: a
+    touched helper whose fixed reason became NOT_SPECIFIED (or a new such helper) is
+    judged like a site."""
+    fa = {m.name: m for m in ctx.a.family}
+    names = {m.name for m in ctx.b.family}
+    for m in ctx.b.family:
+        if m.kind != "drop" or m.reason is None or m.file not in ctx.applied \
+                or not in_scope(m.file, ctx.paths):
+            continue
+        old = fa.get(m.name)
+        line = _member_line(ctx, m.file, m.line, names - {m.name})
+        loc = ctx.at_new(m.file, line)
+        src = ctx.new_source(m.file, line)
+        if old is None:
+            if m.reason == NOT_SPECIFIED and loc["marker"] == "+":
+                out.append(make("SKBDROP_NEW_UNSPECIFIED", m.file, line,
+                                f"new drop helper {m.name}() frees the skb without a reason: "
+                                "its callers report NOT_SPECIFIED", function=m.name,
+                                fix="give the helper a reason parameter, or use "
+                                    "kfree_skb_reason() with a specific reason",
+                                source=src, **loc))
+            continue
+        if old.reason is None or old.reason == m.reason or old.reason == NOT_SPECIFIED:
+            continue
+        if m.reason == NOT_SPECIFIED:
+            out.append(make("SKBDROP_BECAME_UNSPECIFIED", m.file, line,
+                            f"{m.name}(): this drop reported {old.reason} before the patch and "
+                            "now reports only NOT_SPECIFIED", function=m.name,
+                            fix=f"keep passing the reason, e.g. kfree_skb_reason(skb, "
+                                f"SKB_DROP_REASON_{old.reason})",
+                            suggestions=(old.reason,), source=src, **loc))
+        else:
+            out.append(make("SKBDROP_REASONS_LOST", m.file, line,
+                            f"{m.name}(): this drop can no longer report {old.reason}; "
+                            f"now: {m.reason}", function=m.name,
+                            fix=f"restore SKB_DROP_REASON_{old.reason} or drop it if it became "
+                                "meaningless", suggestions=(old.reason,), source=src, **loc))
 
 
 REASON_TOKEN = re.compile(r"\b(SKB_DROP_REASON_[A-Z0-9_]+|SKB_CONSUMED|SKB_NOT_DROPPED_YET)\b"

@@ -239,8 +239,10 @@ def main(root: str) -> None:
     # 17. does not apply: the context of the hunk is not in the base
     o, n = edit(root, UDP, [("\tif (udp4_csum_init(skb, uh, proto))\n\t\tgoto csum_error;\n",
                              "\tif (udp4_csum_init(skb, uh, proto))\n\t\tgoto csum_error;\n\t/* x */\n")])
-    bad = diff(UDP, o.replace("goto csum_error;", "goto csum_err;", 1),
-               n.replace("goto csum_error;", "goto csum_err;", 1))
+    stale = "\tif (udp4_csum_init(skb, uh, proto))\n\t\tgoto csum_error;\n"
+    assert o.count(stale) == 1
+    bad = diff(UDP, o.replace(stale, stale.replace("proto)", "IPPROTO_UDP)")),
+               n.replace(stale, stale.replace("proto)", "IPPROTO_UDP)")))
     out["does-not-apply"] = mail("udp: stale patch", "Exit 2, naming the file and the hunk.",
                                  ["EXIT 2"], [bad])
 
