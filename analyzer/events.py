@@ -206,9 +206,23 @@ class Reader:
     def feed(self, line: str) -> None:
         agg = self.agg
         agg.lines += 1
-        if "kfree_skb:" in line:
-            if self._dw is not None:
+        dw = self._dw
+        if dw is not None:                      # inside a dropwatch packet block
+            if line.startswith("drop reason:") or line.startswith("reason:"):
+                m = _DW_REASON.match(line)
+                if m:
+                    dw[1] = m.group(1)
+                    return
+            elif not line or line.isspace():
                 self._flush_dw()
+                return
+            elif (":" in line and not line.startswith("drop at:") and not line.startswith("{")
+                  and "kfree_skb" not in line and "reason_drop" not in line):
+                if line.startswith("origin:") and "hardware" in line:
+                    dw[2] = True
+                return                          # origin:, timestamp:, protocol:, length: …
+            self._flush_dw()
+        if "kfree_skb:" in line:
             m = _LOC_REASON.search(line)
             if m is None or not m.group(1) or m.group(3) is None:
                 agg.skip(TRUNCATED, line)
@@ -223,21 +237,6 @@ class Reader:
                 return
             agg.add_raw("perf", m.group(1), m.group(2))
             return
-        dw = self._dw
-        if dw is not None:                      # inside a dropwatch packet block
-            if line.startswith("drop reason:") or line.startswith("reason:"):
-                m = _DW_REASON.match(line)
-                if m:
-                    dw[1] = m.group(1)
-                    return
-            elif not line.strip():
-                self._flush_dw()
-                return
-            elif not line.startswith("drop at:") and ":" in line and not line.startswith("{"):
-                if line.startswith("origin:") and "hardware" in line:
-                    dw[2] = True
-                return                          # origin:, timestamp:, protocol:, length: …
-            self._flush_dw()
         s = line.strip()
         if not s:
             agg.skip(BLANK, line)
