@@ -210,3 +210,16 @@ def test_lost_events_marker():
     a = read_text("CPU:1 [LOST 123 EVENTS]\n"
                   "x-1 [001] ..s1. 1.0: kfree_skb: skbaddr=0 rx_sk=0 protocol=0 location=f_g+0x1/0x2 reason: NOMEM\n")
     assert a.lost == 123 and a.skipped == {ev.LOST: 1} and a.events == 1
+
+
+def test_mixed_stream():
+    """Formats may follow each other in one stream; a dropwatch block without its blank line
+    is closed by the next event."""
+    a = read_text("drop at: tcp_v4_rcv+0x91/0x13f0 (0xffffffff82035bd1)\norigin: software\n"
+                  "drop reason: NO_SOCKET\n"
+                  "x-1 [001] ..s1. 1.0: kfree_skb: skbaddr=0 rx_sk=0 protocol=0 location=tcp_v4_rcv+0x91/0x13f0 reason: NO_SOCKET\n"
+                  "drop at: tcp_v6_rcv+0x34f/0x13b0 (0xffffffff8211c7df)\n"
+                  "0xffff 1 python3:7931 sk_skb_reason_drop(SKB_DROP_REASON_NO_SOCKET) __udp4_lib_rcv\n")
+    assert a.counts == {("tcp_v4_rcv", "NO_SOCKET"): 2, ("tcp_v6_rcv", None): 1,
+                        ("__udp4_lib_rcv", "SKB_DROP_REASON_NO_SOCKET"): 1}
+    assert a.formats == {"dropwatch": 2, "tracefs": 1, "pwru": 1}
