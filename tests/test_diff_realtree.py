@@ -70,8 +70,11 @@ def test_sites_converted(d):
     assert len(d.sites_converted) >= 2
 
 
-def test_cli_json(d, capsys):
-    assert cli.main(["diff", "debian:6.1", "debian:6.12", "--format", "json"]) == 0
+def test_cli_json(d, analysis_61, analysis_612, capsys, tmp_path):
+    old, new = tmp_path / "a61.json", tmp_path / "a612.json"   # saved analyses: no rescans
+    old.write_text(analysis_61.to_json())
+    new.write_text(analysis_612.to_json())
+    assert cli.main(["diff", str(old), str(new), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["old"]["version"].startswith("6.1.") and doc["new"]["version"].startswith("6.12.")
     assert doc["summary"]["reasons_added"] == len(d.reasons_added) == 98
