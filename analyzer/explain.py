@@ -354,8 +354,9 @@ def unmatched_cause(ix: Index, function: str | None, reason: ReasonRef, offsets:
     if function in DEFERRED:
         return DEFERRED[function]
     if not ix.known_function(function):
-        return (f"{function} is not in this tree: version mismatch, a module or driver not scanned, "
-                f"or an out-of-tree module")
+        return (f"{function} is not in this tree's analysis (no drop site, not in the call graph): "
+                f"version mismatch, a module or driver not scanned, an out-of-tree module, or a "
+                f"function the scan did not index")
     direct = ix.sites_by_func.get(function, [])
     inl = ix.inlined(function)
     nin = sum(1 for nid in inl for s in ix.sites_by_func.get(bare(ix.nodes[nid].name), ())
