@@ -117,7 +117,7 @@ def _match_sites(old: tuple[Site, ...], new: tuple[Site, ...]):
             fn[(s.file, s.function)].append(s)
     used_old, used_new = set(), set()
     for k in sorted(fo.keys() & fn.keys()):
-        for so, sn in zip(fo[k], fn[k]):
+        for so, sn in zip(sorted(fo[k], key=_pos), sorted(fn[k], key=_pos)):
             conv.append(Conversion(so, sn))
             used_old.add(id(so))
             used_new.add(id(sn))

@@ -57,7 +57,8 @@ def test_renumbered_and_subsystems(d):
 def test_sites_converted(d):
     conv = {(c.new.file, c.new.line): c for c in d.sites_converted}
     c = conv[("drivers/net/vxlan/vxlan_core.c", 2778)]
-    assert c.old.callee == "kfree_skb" and c.old.function == c.new.function == "vxlan_xmit"
+    assert (c.old.line, c.old.callee) == (2882, "kfree_skb")
+    assert c.old.function == c.new.function == "vxlan_xmit"
     assert c.new.reasons == ("TUNNEL_TXINFO",)
     c = conv[("net/ipv6/netfilter/nf_conntrack_reasm.c", 262)]
     assert (c.old.file, c.old.line, c.old.callee) == ("net/ipv6/netfilter/nf_conntrack_reasm.c",
