@@ -763,7 +763,8 @@ def _sites(ctx: _Ctx, out: list[Finding], renames: dict[str, str]) -> None:
                             **ctx.at_new(t.file, t.line)))
             continue
         lost = before - after - dropped
-        if lost and not (t.resolution == "unknown" and not t.reasons):
+        # an empty, incomplete set after the patch says nothing about what was lost
+        if lost and (after or t.complete):
             note = "" if t.complete else f" (the new set may be incomplete: {t.cause or 'unresolved'})"
             msg = (f"{t.function}(): this drop can no longer report {', '.join(sorted(lost))}"
                    f"; now: {', '.join(sorted(after)) or 'NOT_SPECIFIED'}{note}")
@@ -869,7 +870,7 @@ def _unknown_reasons(ctx: _Ctx, out: list[Finding]) -> None:
                                 function=func, column=m.start() + 1,
                                 fix=f"add {name} to the catalogue with a kernel-doc comment, "
                                     "or use an existing reason",
-                                source=text.strip(), **ctx.at_new(af.new_path, n)))
+                                source=text, **ctx.at_new(af.new_path, n)))
 
 
 def _produced(an: Analysis) -> dict[str, list[Site]]:

@@ -71,8 +71,14 @@ def kernel_repo(tmp_path):
     (repo / "include/net").mkdir(parents=True)
     (repo / "net/foo").mkdir(parents=True)
     (repo / "Documentation").mkdir()
-    core = open_tree("debian:6.12").read("include/net/dropreason-core.h")
-    (repo / "include/net/dropreason-core.h").write_bytes(core)
+    (repo / "include/linux").mkdir(parents=True)
+    (repo / "net/core").mkdir(parents=True)
+    t612 = open_tree("debian:6.12")
+    # the catalogue and the family's roots and wrappers, as in the real tree
+    for path in ("include/net/dropreason-core.h", "include/net/dropreason.h",
+                 "include/linux/skbuff.h", "net/core/skbuff.c"):
+        (repo / path).write_bytes(t612.read(path))
+    (repo / "Makefile").write_text("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 117\n")
     (repo / "net/foo/rcv.c").write_text(RCV)
     (repo / "Documentation/foo.rst").write_text("Foo\n")
     _git(repo, "init", "-q")
