@@ -223,3 +223,21 @@ def test_mixed_stream():
     assert a.counts == {("tcp_v4_rcv", "NO_SOCKET"): 2, ("tcp_v6_rcv", None): 1,
                         ("__udp4_lib_rcv", "SKB_DROP_REASON_NO_SOCKET"): 1}
     assert a.formats == {"dropwatch": 2, "tracefs": 1, "pwru": 1}
+
+
+def test_dropwatch_as_released():
+    """dropwatch output as posted in nhorman/dropwatch issue #77 (packet mode of a release
+    without reason support, then summary mode): no reason, clone suffix dropped."""
+    a = read_text("dropwatch> start\nEnabling monitoring..\n"
+                  "drop at: ip_rcv_finish_core.isra.0+0x1de/0x440 (0xffffffff96b6294e)\norigin: software\n"
+                  "input port ifindex: 3\ntimestamp: Thu Dec 22 13:14:21 2022 005165840 nsec\n"
+                  "protocol: 0x800\nlength: 1358\noriginal length: 1358\n\n"
+                  "drop at: ip_rcv_finish_core.isra.0+0x1de/0x440 (0xffffffff96b6294e)\norigin: software\n"
+                  "input port ifindex: 3\ntimestamp: Thu Dec 22 13:14:21 2022 005166271 nsec\n"
+                  "protocol: 0x800\nlength: 1358\noriginal length: 1358\n\n"
+                  "Kernel monitoring activated.\nIssue Ctrl-C to stop monitoring\n"
+                  "4 drops at net_tx_action+0 (0xffffffff9d5123d0) [software]\n"
+                  "2 drops at net_tx_action+0 (0xffffffff9d5123d0) [software]\n")
+    assert a.counts == {("ip_rcv_finish_core", None): 2, ("net_tx_action", None): 6}
+    assert a.offsets[("ip_rcv_finish_core", None)] == ["+0x1de/0x440"]
+    assert a.skipped == {ev.NOT_EVENT: 4}

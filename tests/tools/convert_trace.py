@@ -16,9 +16,12 @@ event (same order, same function+offset, same reason, same CPU/pid/time):
     dropwatch in packet alert mode (``set alertmode packet``): one block per
     drop, ``drop at: SYMBOL+0xOFF/0xLEN (0xPC)`` (the kernel's ``%pS`` of the
     PC in NET_DM_ATTR_SYMBOL, then the PC), ``origin: software``, ``timestamp:``,
-    ``protocol: 0x…``, and ``drop reason: NAME`` (NET_DM_ATTR_REASON), blank
-    line between blocks. PCs are the kallsyms address of the symbol plus the
-    offset, from the same boot as the capture.
+    ``protocol: 0x…``, and ``drop reason: NAME`` (NET_DM_ATTR_REASON, as printed
+    by the reason support of nhorman/dropwatch PR #66; releases without it print
+    no reason line), blank line between blocks. Attributes the tracepoint does not
+    give (input port, lengths) are left out, as dropwatch does for absent
+    attributes. PCs are the kallsyms address of the symbol plus the offset, from
+    the same boot as the capture.
 ``dropwatch-summary.txt``
     dropwatch in its default summary mode: ``N drops at SYMBOL+off (0xPC)
     [software]`` per run of identical locations (no reason in this mode).
