@@ -459,3 +459,33 @@ def test_report_of_the_fixture_tree_scanned(tmp_path, capsys):
     assert checked == 4
     for p in out.rglob("*.html"):
         assert "<script>alert" not in read(p), p
+
+
+def test_progress_on_a_terminal(tmp_path):
+    """With stderr a terminal, the report shows progress there; stdout keeps its one line."""
+    import pty
+    j = _json(tmp_path, fixture_analysis())
+    out = tmp_path / "rep"
+    import fcntl
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    # a terminal of 24 x 100 (a fresh pty has 0 columns: progress bars draw nothing)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    p = subprocess.Popen([sys.executable, "-m", "analyzer.cli", "report", j, "-o", str(out)],
+                         stdout=subprocess.PIPE, stderr=slave, cwd=Path(__file__).parent.parent)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    stdout, _ = p.communicate(timeout=60)
+    os.close(master)
+    assert p.returncode == 0
+    assert b"loading" in err and b"report: " in err and b"page" in err
+    assert stdout.decode().count("\n") == 1

@@ -155,6 +155,22 @@ def test_sort_filter_keyboard(fixture_report):
         assert console_errors(b) == []
 
 
+def test_site_keys(fixture_report):
+    """n / p step through the sites of a file page (the URL follows: #L<line>)."""
+    a, out = fixture_report
+    lines = [s.line for s in a.sites if s.file == "net/ipv4/foo.c"]
+    with chromium() as b:
+        b.get((out / "f/net/ipv4/foo.c.html").as_uri())
+        wait_for(b, "pre.src")
+        body = b.find_element(By.TAG_NAME, "body")
+        seen = []
+        for key in "nnnp":
+            body.send_keys(key)
+            seen.append(int(b.current_url.rsplit("#L", 1)[1]))
+        assert seen == [lines[0], lines[1], lines[2], lines[1]]
+        assert console_errors(b) == []
+
+
 def test_phone_width(fixture_report):
     """Readable on a phone: no horizontal scrolling of the page itself on the index."""
     a, out = fixture_report
