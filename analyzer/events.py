@@ -61,7 +61,7 @@ _DW_SUMMARY = re.compile(r"^\s*(\d+) drops at (?:location )?(\S+)(?: \((0x[0-9a-
 _DW_AT = re.compile(r"^drop at:\s+(\S+)(?:\s+\((.*)\))?")
 _DW_REASON = re.compile(r"^(?:drop )?reason:\s*(\S+)")
 _PWRU = re.compile(r"(?:kfree_skb_reason|sk_skb_reason_drop)\s?\(\s*([^()\s]+)\s*\)(?:\(\w+\))?(?:\s+(\S+))?")
-_SYMBOL = re.compile(r"^[A-Za-z_][\w.]*(?:\+0x[0-9a-fA-F]+(?:/0x[0-9a-fA-F]+)?)?$")
+_SYMBOL = re.compile(r"^[A-Za-z_][\w.]*(?:\+0x[0-9a-fA-F]+(?:/0x[0-9a-fA-F]+)?)?(?:\s?\[\w+\])?$")
 _CLONE = re.compile(r"\.(?:cold|isra|constprop|part|llvm|lto_priv|localalias)(?:\.\d+)*")
 
 
@@ -82,6 +82,10 @@ def parse_location(text: str, module: str | None = None, hex_offset: bool = True
     t = text.strip()
     if t.startswith("[") and t.endswith("]"):
         t = t[1:-1]
+    elif t.endswith("]") and "[" in t:          # "vxlan_xmit[vxlan]" (pwru), "f+0x1/0x2 [mod]"
+        t, _, mod = t[:-1].rpartition("[")
+        t = t.rstrip()
+        module = module or mod
     name, plus, rest = t.partition("+")
     off = size = None
     if plus:

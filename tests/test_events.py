@@ -241,3 +241,15 @@ def test_dropwatch_as_released():
     assert a.counts == {("ip_rcv_finish_core", None): 2, ("net_tx_action", None): 6}
     assert a.offsets[("ip_rcv_finish_core", None)] == ["+0x1de/0x440"]
     assert a.skipped == {ev.NOT_EVENT: 4}
+
+
+def test_pwru_real_samples():
+    """pwru lines as users posted them: with --output-meta/--output-tuple columns and a
+    module-qualified caller, and the older bracketed-process layout without a caller."""
+    a = read_text("0xffff9f0c9c08ff00 11  <empty>:2158561  4026532686 0            vxlan0:2     0x0800 1500  98"
+                  "    10.0.0.1:0->10.0.0.2:0(icmp) kfree_skb_reason(SKB_DROP_REASON_NOT_SPECIFIED) vxlan_xmit[vxlan]\n"
+                  "0xffff9f7827643600     24 [/usr/bin/docker-proxy:53608] kfree_skb_reason(SKB_DROP_REASON_NO_SOCKET)\n"
+                  "0xffff9f7827643600     24 [/usr/bin/docker-proxy:53608]   skb_release_head_state\n")
+    assert a.counts == {("vxlan_xmit", "SKB_DROP_REASON_NOT_SPECIFIED"): 1, (None, "SKB_DROP_REASON_NO_SOCKET"): 1}
+    assert a.modules == {"vxlan_xmit": "vxlan"}
+    assert a.skipped == {ev.NOT_EVENT: 1}
