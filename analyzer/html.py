@@ -90,6 +90,9 @@ class OutputDir:
 
 # --- rendering ---------------------------------------------------------------------------
 def _env() -> jinja2.Environment:
+    if not (TEMPLATES / "base.html").is_file():
+        raise RuntimeError(f"report templates not found in {TEMPLATES}: run skbdrop from its "
+                           "source tree (pip install -e .)")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)

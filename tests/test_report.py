@@ -323,6 +323,21 @@ def test_trend_and_diff(tmp_path):
     assert 'href="../../../../../assets/report.css"' in page
 
 
+def test_empty_analysis_and_same_kernel_twice(tmp_path):
+    """A tree without a catalogue or sites still gets a report; one kernel given twice
+    gets two trees (k/V and k/V-2) and a diff page saying nothing changed."""
+    empty = Analysis(KernelInfo("5.10.0", "", "none"))
+    out, res = build(tmp_path, [empty], name="empty")
+    idx = read(out / "index.html")
+    assert 'id="t-drop_sites">0<' in idx and 'id="t-coverage">n/a<' in idx
+    a = fixture_analysis()
+    out, res = build(tmp_path, [a, a], name="twice")
+    assert (out / "k/6.12.0-report/index.html").is_file()
+    assert (out / "k/6.12.0-report-2/index.html").is_file()
+    diff = read(out / "diff-6.12.0-report-6.12.0-report.html")
+    assert "Reasons added (0)" in diff and "Reasons renumbered (0)" in diff
+
+
 def test_diff_page_when_not_comparable(tmp_path):
     """A version without a catalogue still gets its diff page, saying why there is no diff."""
     old = fixture_analysis("a")
