@@ -32,10 +32,7 @@ from test_header import STRICT, compile_run  # noqa: E402
 
 pytestmark = pytest.mark.realtree
 
-CACHE = os.environ.get("SKBDROP_CACHE", os.path.expanduser("~/.cache/skbdrop"))
-ROOTS = {"6.1": os.path.join(CACHE, "debian", "tree-6.1", "linux-source-6.1"),
-         "6.12": os.path.join(CACHE, "debian", "tree-6.12", "linux-source-6.12")}
-FIXTURES = {"6.1": "analysis_61", "6.12": "analysis_612"}
+FIXTURES = {"6.1": ("analysis_61", "root_61"), "6.12": ("analysis_612", "root_612")}
 
 
 def short_of(kernel_name: str) -> str:
@@ -65,9 +62,10 @@ def kernel_reasons(res: oracle.OracleResult) -> dict[str, tuple[str, int]]:
 @pytest.fixture(scope="module", params=["6.1", "6.12"])
 def case(request):
     version = request.param
-    root = ROOTS[version]
+    analysis_fixture, root_fixture = FIXTURES[version]
+    root = request.getfixturevalue(root_fixture)      # tests/conftest.py: the Debian tree
     res = oracle.compiler_enums(root)
-    analysis = request.getfixturevalue(FIXTURES[version])
+    analysis = request.getfixturevalue(analysis_fixture)
     return version, root, res, analysis, render(analysis, f"debian:{version}")
 
 

@@ -31,8 +31,6 @@ RUNTIME = os.path.join(HERE, "data", "runtime-6.18")
 BTF = os.path.join(RUNTIME, "btf-drop-reasons.json")
 FORMAT = os.path.join(RUNTIME, "kfree_skb.format")
 TREE_618 = os.path.join(HERE, "fixtures", "layouts", "6.18")
-CACHE = os.environ.get("SKBDROP_CACHE", os.path.expanduser("~/.cache/skbdrop"))
-ROOT_612 = os.path.join(CACHE, "debian", "tree-6.12", "linux-source-6.12")
 BOUNDS = {"SKB_DROP_REASON_MAX", "SKB_DROP_REASON_SUBSYS_MASK", "SKB_DROP_REASON_SUBSYS_NUM"}
 
 
@@ -68,9 +66,9 @@ def test_618_catalogue_matches_the_running_kernel_tracepoint(analysis_618, capsy
     capsys.readouterr()
 
 
-def expected_612_vs_btf() -> set[tuple[str, str, str, int | None, int | None]]:
+def expected_612_vs_btf(root_612: str) -> set[tuple[str, str, str, int | None, int | None]]:
     """(enum, kind, name, catalogue, runtime) from gcc's 6.12 values and the raw JSON."""
-    res = oracle.compiler_enums(ROOT_612)
+    res = oracle.compiler_enums(root_612)
     run = btf_enums()
     out = set()
     for enum in ("skb_drop_reason", "skb_drop_reason_subsys"):
@@ -88,7 +86,7 @@ def expected_612_vs_btf() -> set[tuple[str, str, str, int | None, int | None]]:
 
 
 @pytest.mark.realtree
-def test_612_against_the_running_kernel_btf(analysis_612, capsys, tmp_path):
+def test_612_against_the_running_kernel_btf(analysis_612, root_612, capsys, tmp_path):
     res = verify(analysis_612, "debian:6.12", btf=BTF)
     got = {(m.enum, m.kind, m.name, m.catalogue, m.runtime) for m in res.mismatches}
     # a handful read by hand (see the module docstring)
@@ -100,7 +98,7 @@ def test_612_against_the_running_kernel_btf(analysis_612, capsys, tmp_path):
             2, None) in got
     assert ("skb_drop_reason_subsys", "value", "SKB_DROP_REASON_SUBSYS_OPENVSWITCH", 3, 2) in got
     # and all of them, as an independent comparison finds them
-    assert got == expected_612_vs_btf()
+    assert got == expected_612_vs_btf(root_612)
     saved = tmp_path / "a612.json"          # the CLI on the saved analysis: no second scan
     saved.write_text(analysis_612.to_json())
     assert cli.main(["verify", str(saved), "--btf", BTF]) == 1
@@ -110,7 +108,7 @@ def test_612_against_the_running_kernel_btf(analysis_612, capsys, tmp_path):
 
 
 @pytest.mark.realtree
-def test_612_against_the_running_kernel_tracepoint(analysis_612):
+def test_612_against_the_running_kernel_tracepoint(analysis_612, root_612):
     res = verify(analysis_612, "debian:6.12", tracefs_format=FORMAT)
     got = {(m.kind, m.name, m.catalogue, m.runtime) for m in res.mismatches}
     assert ("extra", "UNIX_DISCONNECT", None, 7) in got
@@ -118,7 +116,7 @@ def test_612_against_the_running_kernel_tracepoint(analysis_612):
     assert ("missing", "SKB_BAD_GSO", 67, None) in got
     # the same core differences as BTF shows, by short name; the tracepoint has no
     # NOT_DROPPED_YET / CONSUMED (declared before the X-macro list) and no subsystems
-    core = {(k, n[len("SKB_DROP_REASON_"):], c, r) for e, k, n, c, r in expected_612_vs_btf()
+    core = {(k, n[len("SKB_DROP_REASON_"):], c, r) for e, k, n, c, r in expected_612_vs_btf(root_612)
             if e == "skb_drop_reason"}
     assert got == core
 
