@@ -495,6 +495,8 @@ def check_series(engine_factory: Callable[[], Engine], base_spec: str, patches: 
     results = []
     for i, p in enumerate(patches):
         if not rel[i]:
+            # nothing to judge, but later patches of the series build on its changes
+            tree.apply(p, only=lambda x: SOURCE_FILE.search(x) is not None)
             results.append(PatchResult(p, (), (), _diff_lines(p), False))
             continue
         before = dict(tree.texts)

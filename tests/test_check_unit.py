@@ -516,3 +516,33 @@ def test_stdin_patch(tmp_path, monkeypatch):
     [p] = P.read_series("-", stdin=io.BytesIO(data))
     assert p.name == "<stdin>" and p.uri is None
     assert p.files[0].new_path == "net/foo/rcv.c"
+
+
+def test_series_with_an_irrelevant_patch_in_between(tmp_path):
+    # patch 1 touches a C file outside --paths only; patch 2 builds on it and adds a drop
+    other = "void gpu(void)\n{\n}\n"
+    files = {**BASE, "drivers/gpu/x.c": other}
+    gpu1 = other.replace("{\n}", "{\n\treturn;\n}")
+    gpu2 = gpu1.replace("\treturn;\n", "\treturn; /* twice */\n")
+    new = RCV_C.replace("\tconsume_skb(skb);\n", "\tif (skb->mark)\n\t\tkfree_skb(skb);\n"
+                        "\tconsume_skb(skb);\n")
+    series = make_patch("drivers/gpu/x.c", other, gpu1, "one") + \
+        make_patch("drivers/gpu/x.c", gpu1, gpu2, "two") + \
+        make_patch("net/foo/rcv.c", RCV_C, new).split("---\n", 1)[1]
+    rep = run_check(series, tmp_path, files=files)
+    assert [r.analysed for r in rep.results] == [False, True]
+    assert codes(rep) == ["SKBDROP_NEW_UNSPECIFIED"]
+
+
+def test_text_for_a_finding_outside_the_patch():
+    from analyzer.findings import make
+    f = make("SKBDROP_REASONS_LOST", "net/foo/other.c", 12, "bar(): this drop can no longer "
+             "report NO_SOCKET; now: TCP_CSUM", function="bar", source="\tkfree_skb_reason(skb, r);",
+             marker="", patch="p", patch_line=0)
+    pt = P.Patch("p", "s", ())
+    rep = check.CheckReport("toy", None, check.DEFAULT_PATHS, (check.PatchResult(pt, ("x",), (f,), 3, True),))
+    text = check.to_text(rep)
+    assert "WARNING:SKBDROP_REASONS_LOST: bar(): this drop" in text
+    assert "\nFILE: net/foo/other.c:12:\n \tkfree_skb_reason(skb, r);\n" in text
+    assert rep.exit_code() == 1
+    assert check.CheckReport("toy", None, (), rep.results, fail_on="error").exit_code() == 0
