@@ -124,3 +124,28 @@ def test_cli_export_no_catalogue(capsys):
 def test_read_csv_rejects_other_tables():
     with pytest.raises(ValueError):
         export.read_csv(export.to_csv(load(NEW), "reasons"), "sites")
+
+
+def _tree(root, files: dict[str, str]) -> str:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return str(root)
+
+
+@pytest.mark.parametrize("argv", [["header"], ["export"], ["export", "--table", "sites"],
+                                  ["verify", "--btf", os.path.join(HERE, "data", "runtime-6.18",
+                                                                   "btf-drop-reasons.json")]])
+def test_trees_without_a_catalogue(tmp_path, capsys, argv):
+    """A directory that is no kernel, and a 5.16 tree (the enum arrived in 5.17): one line, 2."""
+    plain = _tree(tmp_path / "plain", {"hello.c": "int main(void) { return 0; }\n"})
+    k516 = _tree(tmp_path / "k516", {
+        "Makefile": "VERSION = 5\nPATCHLEVEL = 16\nSUBLEVEL = 0\nEXTRAVERSION =\n",
+        "include/linux/skbuff.h": "struct sk_buff;\nvoid kfree_skb(struct sk_buff *skb);\n",
+        "net/core/skbuff.c": "#include <linux/skbuff.h>\n"
+                             "void f(struct sk_buff *skb) { kfree_skb(skb); }\n"})
+    for tree, needle in ((plain, "not a kernel tree"), (k516, "no drop-reason catalogue")):
+        rc, out, err = run(capsys, argv[0], tree, *argv[1:], "--no-cache")
+        assert rc == 2 and out == ""
+        assert len(err.splitlines()) == 1 and needle in err, err
