@@ -504,3 +504,26 @@ def test_progress_on_a_terminal(tmp_path):
     assert p.returncode == 0
     assert b"loading" in err and b"report: " in err and b"page" in err
     assert stdout.decode().count("\n") == 1
+
+
+def test_colours_meet_wcag_aa():
+    """Text colours of the stylesheet against their backgrounds: contrast >= 4.5:1."""
+    css = (Path(__file__).parent.parent / "reports/templates/assets/report.css").read_text()
+    var = dict(re.findall(r"--([\w-]+):(#[0-9a-fA-F]{6})", css))
+
+    def lum(hexc):
+        rgb = [int(hexc[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    def ratio(a, b):
+        la, lb = sorted((lum(a), lum(b)), reverse=True)
+        return (la + 0.05) / (lb + 0.05)
+    pairs = {"fg/white": (var["fg"], "#ffffff"), "muted/white": (var["muted"], "#ffffff"),
+             "muted/panel": (var["muted"], var["bg2"]), "link/white": (var["link"], "#ffffff"),
+             "reasoned badge": (var["ok"], var["ok-bg"]), "incomplete badge": (var["warn"], var["warn-bg"]),
+             "unspecified badge": (var["bad"], var["bad-bg"]), "consume badge": (var["con"], var["con-bg"]),
+             "code on a reasoned line": (var["fg"], var["ok-bg"]),
+             "code on an unspecified line": (var["fg"], var["bad-bg"])}
+    low = {k: round(ratio(*v), 2) for k, v in pairs.items() if ratio(*v) < 4.5}
+    assert not low, low

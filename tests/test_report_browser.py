@@ -168,6 +168,10 @@ def test_site_keys(fixture_report):
             body.send_keys(key)
             seen.append(int(b.current_url.rsplit("#L", 1)[1]))
         assert seen == [lines[0], lines[1], lines[2], lines[1]]
+        # any line can be linked to, not only those with an id in the HTML
+        b.get((out / "f/net/ipv4/foo.c.html").as_uri() + "#L5")
+        el = b.find_element(By.ID, "L5")
+        assert el.text.startswith("static const char banner[]")
         assert console_errors(b) == []
 
 
