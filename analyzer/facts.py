@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from . import parse
 from .parse import Node
 
-FACTS_VERSION = 9
+FACTS_VERSION = 10
 
 Term = tuple
 NS = ("const", "SKB_DROP_REASON_NOT_SPECIFIED")
@@ -180,6 +180,7 @@ class _Extractor:
                 source=self.lines[line - 1].strip() if line - 1 < len(self.lines) else "",
                 flow=flow))
 
+        calls += self._text_calls({(c.line, c.column) for c in calls})
         for m in parse.matches("field_calls", root):
             call = m["call"][0]
             line = call.start_point[0] + 1
@@ -195,6 +196,47 @@ class _Extractor:
             edges=tuple((c, e, ln) for (c, e), ln in sorted(edges.items())),
             macros=tuple(_macros(self.text)), ops=ops, catalogue_text=self.catalogue,
             parsed=True, has_errors=root.has_error)
+
+    def _text_calls(self, seen: set[tuple[int, int]]) -> list[CallFact]:
+        """Family-like calls the parser did not form (inside ERROR regions, e.g. after
+        `__printf(2, 3)`), found in the text with comments and strings blanked."""
+        text = _BLANK.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), self.text)
+        lines = text.split("\n")
+        starts = [0]
+        for ln in lines[:-1]:
+            starts.append(starts[-1] + len(ln) + 1)
+        macro_lines = set()
+        cont = False
+        for i, ln in enumerate(self.lines, 1):
+            if cont or ln.lstrip().startswith("#"):
+                macro_lines.add(i)
+            cont = ln.rstrip().endswith("\\") and (cont or ln.lstrip().startswith("#"))
+        out = []
+        for m in _TEXT_CALL.finditer(text):
+            name = m.group(1)
+            if not KEEP_CALL.search(name) or name in _NOT_CALLS:
+                continue
+            line = bisect.bisect_right(starts, m.start())
+            col = m.start() - starts[line - 1] + 1
+            if (line, col) in seen:
+                continue
+            before = lines[line - 1][:col - 1]
+            if col == 1 or before.lstrip().startswith("#") or _DECL_BEFORE.search(before):
+                continue
+            if line in macro_lines:
+                continue
+            depth, k = 1, m.end()
+            while k < len(text) and depth:
+                depth += {"(": 1, ")": -1}.get(text[k], 0)
+                k += 1
+            args = tuple(_norm(a) for a in _split_top(text[m.end():k - 1])) if k - 1 > m.end() else ()
+            terms = tuple(tuple(sorted({("const", a)} if ENUMERATOR_LIKE.match(a) and not a.islower()
+                                       else {("unknown", "call outside the parsed code")}))
+                          for a in args)
+            out.append(CallFact(callee=name, line=line, column=col, function=self._enclosing(line, None),
+                                args=args, arg_terms=terms, source=self.lines[line - 1].strip(),
+                                flow=False))
+        return out
 
     def _enclosing(self, line: int, node: Node | None) -> str | None:
         """Enclosing function of LINE: kernel-style regions first, tree-sitter second."""
@@ -218,6 +260,12 @@ class _Extractor:
             n = n.parent
         return {}
 
+
+_BLANK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
+_TEXT_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_NOT_CALLS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "defined"})
+_DECL_BEFORE = re.compile(r"(?:^|[\s(])(?:void|int|bool|static|inline|extern|unsigned|long|"
+                          r"u32|struct\s+\w+|enum\s+\w+|__\w+)\s*\**\s*$|\.\s*$|->\s*$|&\s*$")
 
 # --------------------------------------------------------------------------------------
 # Kernel-style function regions: a body opens with "{" and closes with "}" in column 0.

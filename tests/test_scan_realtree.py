@@ -58,19 +58,39 @@ def _blank(m):
     return re.sub(r"[^\n]", " ", m.group(0))
 
 
-def _family_bodies(root: str, family) -> dict[str, list[tuple[int, int]]]:
-    """(first, last) line of each family member's definition, by file (text only)."""
-    out: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for m in family:
-        if m.is_macro:
-            out[m.file].append((m.line, m.line))
+def _family_bodies(text: str, names: set[str]) -> list[tuple[int, int]]:
+    """(first, last) line of every definition, in this file's text, of a function or macro
+    named like a family member (a static `arp_failure_discard` in two drivers is the same
+    wrapper twice). Kernel style: the definition starts in column 0, its body ends at the
+    next `}` in column 0; a prototype (`);` before any `{`) is no body."""
+    out = []
+    lines = text.split("\n")
+    for i, ln in enumerate(lines):
+        if not ln[:1].isalpha() and not ln.startswith("_") and not ln.startswith("#"):
             continue
-        with open(os.path.join(root, m.file), encoding="utf-8", errors="replace") as f:
-            lines = f.read().split("\n")
-        end = m.line
-        while end < len(lines) and not lines[end - 1].startswith("}"):
-            end += 1
-        out[m.file].append((m.line, end))
+        if ln.startswith("#"):
+            m = re.match(r"#\s*define\s+(\w+)\(", ln)
+            if m and m.group(1) in names:
+                j = i
+                while lines[j].rstrip().endswith("\\") and j + 1 < len(lines):
+                    j += 1
+                out.append((i + 1, j + 1))
+            continue
+        found = [n for n in re.findall(r"\b(\w+)\s*\(", ln) if n in names]
+        if not found:
+            continue
+        j = i
+        while j < len(lines) and not lines[j].startswith("{") and not lines[j].rstrip().endswith("{"):
+            if re.search(r"\)\s*;", lines[j]) or lines[j].rstrip().endswith(";"):
+                j = -1
+                break
+            j += 1
+        if j < 0 or j >= len(lines):
+            continue
+        k = j + 1 if not lines[j].rstrip().endswith("}") else j
+        while k < len(lines) and not lines[k].startswith("}"):
+            k += 1
+        out.append((i + 1, k + 1))
     return out
 
 
@@ -83,7 +103,7 @@ def independent_count(root: str, family) -> dict[str, set[tuple[str, int]]]:
        wiring: its callers are the sites.
     """
     pat = re.compile(r"\b(" + "|".join(COUNTED) + r")\s*\(")
-    bodies = _family_bodies(root, family)
+    names = {m.name for m in family}
     out: dict[str, set] = defaultdict(set)
     for d, dirs, files in os.walk(root):
         dirs[:] = [x for x in dirs if not os.path.islink(os.path.join(d, x))]
@@ -100,13 +120,16 @@ def independent_count(root: str, family) -> dict[str, set[tuple[str, int]]]:
                 continue
             text = _COMMENT_OR_STRING.sub(_blank, data.decode("utf-8", "replace"))    # R1
             lines = text.split("\n")
+            bodies = None
             for m in pat.finditer(text):
                 line = text.count("\n", 0, m.start()) + 1
                 src = lines[line - 1]
                 d_ = _DEFINITION.match(src)
                 if src.lstrip().startswith("#") or (d_ and d_.group(1) == m.group(1)):
                     continue                                                          # R2
-                if any(a <= line <= b for a, b in bodies.get(rel, ())):
+                if bodies is None:
+                    bodies = _family_bodies(text, names)
+                if any(a <= line <= b for a, b in bodies):
                     continue                                                          # R3
                 out[m.group(1)].add((rel, line))
     return out
