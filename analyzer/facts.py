@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from . import parse
 from .parse import Node
 
-FACTS_VERSION = 10
+FACTS_VERSION = 11
 
 Term = tuple
 NS = ("const", "SKB_DROP_REASON_NOT_SPECIFIED")
@@ -270,7 +270,7 @@ _DECL_BEFORE = re.compile(r"(?:^|[\s(])(?:void|int|bool|static|inline|extern|uns
 # --------------------------------------------------------------------------------------
 # Kernel-style function regions: a body opens with "{" and closes with "}" in column 0.
 
-_SIG_STOP = re.compile(r"[;}]\s*$|^\s*#|^\s*$")
+_SIG_STOP = re.compile(r"[;}]\s*$|^\s*#|^\s*$|^\s*\*|\*/\s*$|^\s*/[*/]")
 _CALLLIKE = re.compile(r"([A-Za-z_]\w*)\s*\(")
 _COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 _MACRO_DEF_FN = re.compile(r"^(BPF_CALL_\d|SYSCALL_DEFINE\d|COMPAT_SYSCALL_DEFINE\d|"
