@@ -7,9 +7,11 @@ interrupted run leaves DIR as it was; DIR is only replaced when skbdrop made it 
 holds the marker file ``.skbdrop-report``).
 
 Layout (one kernel): index.html, files.html, functions.html, reasons.html,
-d/<dir>/index.html, f/<file>.html, fn/<function>.html, r/<REASON>.html, search.js,
-assets/. Several kernels: index.html (versions, trend), trend.html, diff-<a>-<b>.html,
-and one such tree per kernel under k/<version>/.
+f/<dir>/index.html (directories), f/<file>.html (annotated source), fn/<name>.html
+(global functions), fn/<dir>/<file>.<name>.html (static ones), r/<REASON>.html,
+search.js (the client-side search index), assets/. Several kernels: index.html
+(versions), trend.html, diff-<a>-<b>.html, and one such tree per kernel in k/<version>/.
+Pages exist only for files and functions that hold sites.
 """
 from __future__ import annotations
 
@@ -31,13 +33,13 @@ from markupsafe import Markup, escape
 
 from . import __version__
 from .errors import InputError
-from .html_data import (CLASS_LABEL, CONSUME, INCOMPLETE, REASONED, UNSPECIFIED, Counts,
+from .html_data import (CLASS_LABEL, CONSUME, INCOMPLETE, REASONED, UNSPECIFIED,
                         KernelView, callers_bfs, chain_to_entry, is_entry, is_pointer,
                         safe_segment, site_class)
 from .html_graph import GEdge, GNode, render_many, to_dot
 from .html_source import (SourceReader, matches_sites, open_source, render_lines,
                           render_sparse, split_lines)
-from .model import Analysis, Site
+from .model import Analysis
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
 MARKER = ".skbdrop-report"
@@ -283,11 +285,10 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
     for rv in rlist:
         roots = sorted({v.function_of(s).key for s in rv.sites if s.kind == "drop"})
         tree = callers_bfs(g, [r for r in roots if r in g], GRAPH_CAP)
-        full_tree = tree if not tree.truncated else None
         chains = [chain_to_entry(g, nodes, r) for r in roots[:CHAIN_CAP] if r in g]
         chains.sort(key=lambda c: (not c[1], len(c[0]), c[0]))
         plan = dict(rv=rv, roots=roots, tree=tree, chains=chains,
-                    truncated=tree.truncated, complete_graph=full_tree is not None, svg=None)
+                    truncated=tree.truncated, svg=None)
         plans.append(plan)
         if len(tree.order) >= 2:
             page_ctx = Ctx(kroot + rv.page, kroot)
