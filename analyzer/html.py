@@ -54,7 +54,8 @@ class OutputDir:
     """Validate DIR up front; build in a staging dir; swap in on commit."""
 
     def __init__(self, path: str):
-        self.path = os.path.abspath(path)
+        # a symlink to a directory: the report replaces the directory, not the link
+        self.path = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
         if os.path.lexists(self.path):
             if not os.path.isdir(self.path):
                 raise InputError(f"{path}: exists and is not a directory")

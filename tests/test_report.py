@@ -402,6 +402,16 @@ def test_unwritable_output(tmp_path, capsys, where):
     assert (tmp_path / "afile").read_text() == "x" if where == "file" else True
 
 
+def test_output_through_a_symlink(tmp_path):
+    j = _json(tmp_path, fixture_analysis())
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert main(["report", j, "-o", str(tmp_path / "link")]) == 0
+    assert main(["report", j, "-o", str(tmp_path / "link")]) == 0     # and again, over it
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "real" / "index.html").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis.json", "link", "real"]
+
+
 def test_output_is_a_file(tmp_path, capsys):
     j = _json(tmp_path, fixture_analysis())
     f = tmp_path / "afile"
