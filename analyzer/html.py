@@ -358,7 +358,9 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
             if ":" in c and c in nodes:
                 inner += f' <span class="muted">({escape(nodes[c].file)})</span>'
             if is_pointer(c):
-                inner += ' <span class="tag entry">function pointer: any ops table</span>'
+                inner += ' <span class="tag ptr">called through a function pointer</span>'
+            elif entry(c):
+                inner += ' <span class="tag entry">entry point</span>'
             f = frag_memo[c] = (u, inner)
         return f
 

@@ -255,7 +255,8 @@ def test_function_page_callers(tmp_path):
     for name in ("foo_rcv", "foo_input", "bar_xmit"):
         assert name in callers
     assert callers.index("foo_rcv") < callers.index("foo_input") < callers.index("bar_xmit")
-    assert "entry point" in callers
+    assert re.search(r'>bar_xmit</a> <span class="tag entry">entry point</span>', callers)
+    assert "3 callers, 1 entry point among them" in callers
     assert "kfree_skb" in page[page.index('id="callees"'):page.index('id="callers"')]
 
 
