@@ -87,6 +87,17 @@ def test_612_tcp_v4_rcv(report_612):
     assert f"#L{s.line}" in rp and "tcp_v4_rcv" in rp
 
 
+def test_612_callers_of_udp4_lib_rcv(report_612):
+    """net/ipv4/udp.c:2704 udp_rcv() and net/ipv4/udplite.c:31 udplite_rcv() call
+    __udp4_lib_rcv(), the function holding UDP's drop sites: its page lists both."""
+    a, out, _ = report_612
+    v = KernelView(a)
+    fv = [f for f in v.functions.values() if f.name == "__udp4_lib_rcv"][0]
+    page = _text(os.path.join(out, fv.page))
+    callers = re.sub(r"<[^>]+>", " ", page[page.index('id="callers"'):])
+    assert " udp_rcv " in callers and " udplite_rcv " in callers
+
+
 def test_612_in_chromium(report_612):
     from browser import available
     why = available()
