@@ -269,8 +269,10 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
                    node_file=lambda nid: nodes[nid].file if nid in nodes else "")
 
     # index, flat lists ---------------------------------------------------------------
+    worst = sorted((f for f in v.files.values() if f.counts.unspecified),
+                   key=lambda f: (-f.counts.unspecified, f.path))[:15]
     w.page("index.html", kroot + "index.html", **base, **helpers, d=v.root,
-           chain=[], never=v.never_produced())
+           chain=[], never=v.never_produced(), worst=worst)
     w.page("files.html", kroot + "files.html", **base, **helpers)
     w.page("functions.html", kroot + "functions.html", **base, **helpers)
     w.page("reasons.html", kroot + "reasons.html", **base, **helpers)

@@ -174,6 +174,9 @@ def test_report_pages_and_totals(tmp_path):
     # the directory table sums to the same totals as the summary
     assert v.totals.drop == s.drop_sites and v.totals.unspecified == s.unspecified
     assert (out / MARKER).is_file()
+    # the files with unspecified drops, most first (one each here: by path)
+    worst = idx[idx.index('id="worst-h"'):idx.index('id="never"')]
+    assert worst.index("drivers/net/bar/bar.c") < worst.index("net/ipv4/foo.c")
     # never produced: NEVER_USED only (NOT_DROPPED_YET and CONSUMED are not reasons)
     never = idx[idx.index('id="never"'):]
     assert "NEVER_USED" in never and "NOT_DROPPED_YET" not in never
