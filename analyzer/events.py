@@ -317,6 +317,10 @@ class Reader:
 
 
 CHUNK = 1 << 16
+# dropwatch packet-block attribute lines that never change an event: removed per chunk in C
+# (they are still counted as lines); "origin: hardware" stays, it marks hardware drops
+_DW_NOISE = re.compile(r"^(?:origin: software|input port [^\n]*|timestamp: [^\n]*|protocol: 0x[0-9a-fA-F]+"
+                       r"|length: \d+|original length: \d+)\r?\n", re.M)
 
 
 def read_events(stream: BinaryIO, aggregate: Aggregate | None = None) -> Aggregate:
@@ -357,7 +361,13 @@ def read_events(stream: BinaryIO, aggregate: Aggregate | None = None) -> Aggrega
             agg.lines += 1
             agg.skip(OVERLONG, "")
             rest, skipping = b"", True
-        text = buf[:cut].decode("utf-8", "replace")
+        text = buf[:cut + 1].decode("utf-8", "replace")
+        if "drop at:" in text:
+            text, n = _DW_NOISE.subn("", text)
+            agg.lines += n
+            if not text:
+                continue
+        text = text[:-1]                # the final newline
         for line in text.split("\n"):
             if len(line) > MAX_LINE:
                 agg.lines += 1
