@@ -136,7 +136,7 @@ def _terms_of(f) -> Iterable[tuple]:
                 yield fn.name, t
 
 
-def build_index(facts, kernel: KernelInfo) -> TreeIndex:
+def build_index(facts) -> TreeIndex:
     from . import catalogue as cat_mod
     from .family import derive_family
     from .link import Index, Resolver
@@ -247,10 +247,9 @@ class ScanEngine(Engine):
         from .scan import collect_facts
         facts = collect_facts(self.tree, jobs=self.jobs, use_cache=self.use_cache,
                               progress=self.progress)
-        ix = build_index(facts, self._kernel)
+        ix = build_index(facts)
         root = getattr(self.tree, "root", None)
         for p, f in facts.items():
-            data = None
             if root is not None:
                 try:
                     full = os.path.join(root, p)
@@ -1071,6 +1070,15 @@ def enum_entries(text: str, enum: str = "skb_drop_reason") -> tuple[list[str], i
     return names, text.count("\n", 0, m.start()) + 1
 
 
+def _line_of_name(text: str, name: str, default: int, regex: bool = False) -> int:
+    """Line of the first definition-like use of NAME (an enumerator or an X-macro entry)
+    at or after the line DEFAULT, else DEFAULT."""
+    pat = re.compile(name if regex else rf"^\s*{re.escape(name)}\s*[,=]", re.M)
+    start = sum(len(x) + 1 for x in text.split("\n")[:max(default - 1, 0)])
+    m = pat.search(text, start)
+    return text.count("\n", 0, m.start()) + 1 if m else default
+
+
 def consistency_problems(texts: dict[str, str]) -> list[tuple[str, int, str]]:
     """(file, line, message) for disagreements between the enum and the name lists."""
     enum = None
@@ -1093,10 +1101,14 @@ def consistency_problems(texts: dict[str, str]) -> list[tuple[str, int, str]]:
             missing = [n for n in reasons if n not in listed]
             extra = [n for n in listed if n not in names]
             for n in missing:
-                probs.append((path, xline, f"{n} is in enum skb_drop_reason but not in "
+                probs.append((epath, _line_of_name(texts[epath], n, eline),
+                              f"{n} is in enum skb_drop_reason but not in "
                               "DEFINE_DROP_REASON(): the tracepoint cannot print its name"))
             for n in extra:
-                probs.append((path, xline, f"DEFINE_DROP_REASON() lists {n}, which enum "
+                short = n[len("SKB_DROP_REASON_"):]
+                probs.append((path, _line_of_name(texts[path], rf"FNe?\(\s*{short}\s*\)", xline,
+                                                  regex=True),
+                              f"DEFINE_DROP_REASON() lists {n}, which enum "
                               "skb_drop_reason does not define"))
             if not missing and not extra and listed != reasons:
                 first = next(i for i, (p, q) in enumerate(zip(listed, reasons)) if p != q)

@@ -212,7 +212,7 @@ def main(root: str) -> None:
     out["catalogue-mismatch"] = mail(
         "net: add UDP_LOOPBACK (enum only)",
         "The tracepoint's name list (DEFINE_DROP_REASON) misses the new reason.",
-        [f"SKBDROP_CATALOGUE_MISMATCH {CORE}:{line_of(n, '#define DEFINE_DROP_REASON')} -"],
+        [f"SKBDROP_CATALOGUE_MISMATCH {CORE}:{line_of(n, 'SKB_DROP_REASON_UDP_LOOPBACK,')} -"],
         [diff(CORE, o, n), diff(UDP, uo, un)])
 
     # 14. clean: a comment
