@@ -31,8 +31,25 @@ PATCHES = sorted(glob.glob(os.path.join(DATA, "*.patch")))
 
 
 @pytest.fixture(scope="module")
-def engine612():
-    return check.ScanEngine("debian:6.12")
+def engines():
+    cache = {}
+
+    def get(spec):
+        if spec not in cache:
+            cache[spec] = check.ScanEngine(spec)
+        return cache[spec]
+    return get
+
+
+@pytest.fixture(scope="module")
+def engine612(engines):
+    return engines("debian:6.12")
+
+
+def base_of(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        m = re.search(r"^Base: (\S+)$", f.read(), re.M)
+    return m.group(1) if m else "debian:6.12"
 
 
 def expectations(path: str) -> list[str]:
@@ -54,8 +71,10 @@ def found(rep) -> list[str]:
 
 @pytest.mark.parametrize("path", [p for p in PATCHES if "does-not-apply" not in p],
                          ids=lambda p: os.path.basename(p)[:-6])
-def test_patch(path, engine612):
-    rep = check.run(args_for(path), engine_factory=lambda spec: engine612)
+def test_patch(path, engines):
+    base = base_of(path)
+    rep = check.run(args_for(path, base=base), engine_factory=engines)
+    assert rep.kernel is None or rep.kernel.version.startswith(base.split(":")[1] + ".")
     assert found(rep) == sorted(expectations(path)), check.to_text(rep)
     assert rep.exit_code() == (1 if any(
         f.severity != "info" for f in rep.findings()) else 0)

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Write the hand-made test patches of tests/test_check_patches.py.
 
-Each patch is a small edit of a real file of Debian's linux-source-6.12 (6.12.117),
+Each patch is a small edit of a real file of Debian's linux-source-6.12 (6.12.117)
+or linux-source-6.1 (6.1.192, the "61-" patches),
 written as a ``git format-patch`` mail whose message says what ``skbdrop check`` must
 report ("Expect: CODE FILE:LINE FUNCTION", no Expect line for a clean patch). The
 expectations come from reading the code around each edit (see the notes); the line
 numbers are computed here from the edited text. Rerun after changing an edit:
 
-    python3 tests/data/check/make_patches.py ~/.cache/skbdrop/debian/tree-6.12/linux-source-6.12
+    python3 tests/data/check/make_patches.py [ROOT-6.12 [ROOT-6.1]]
 """
 from __future__ import annotations
 
@@ -50,16 +51,17 @@ def diff(path: str, old: str, new: str) -> str:
     return f"diff --git a/{path} b/{path}\n{body}"
 
 
-def mail(subject: str, note: str, expect: list[str], diffs: list[str]) -> str:
+def mail(subject: str, note: str, expect: list[str], diffs: list[str],
+         base: str = "debian:6.12") -> str:
     lines = ["From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001",
              "From: skbdrop tests <tests@skbdrop.invalid>",
-             f"Subject: [PATCH] {subject}", "", note.strip(), "", "Base: debian:6.12"]
+             f"Subject: [PATCH] {subject}", "", note.strip(), "", f"Base: {base}"]
     lines += [f"Expect: {e}" for e in expect]
     lines += ["---", ""]
     return "\n".join(lines) + "".join(diffs) + "-- \n2.39.5\n\n"
 
 
-def main(root: str) -> None:
+def main(root: str, root61: str) -> None:
     out: dict[str, str] = {}
     UDP, ARP, EXT = "net/ipv4/udp.c", "net/ipv4/arp.c", "net/ipv6/exthdrs.c"
     CORE, SUB, DUMMY = "include/net/dropreason-core.h", "include/net/dropreason.h", "drivers/net/dummy.c"
@@ -246,6 +248,28 @@ def main(root: str) -> None:
     out["does-not-apply"] = mail("udp: stale patch", "Exit 2, naming the file and the hunk.",
                                  ["EXIT 2"], [bad])
 
+    # --- against 6.1 (include/net/dropreason.h: enum and X-macro in one header) ---------
+    DR61, IP6 = "include/net/dropreason.h", "net/ipv6/ip6_output.c"
+    o, n = edit(root61, DR61, [("\tFN(TC_CHAIN_NOTFOUND)\t\t\\\n",
+                                "\tFN(TC_CHAIN_NOTFOUND)\t\t\\\n\tFN(FOO_BAR)\t\t\t\\\n"),
+                               ("\tSKB_DROP_REASON_TC_CHAIN_NOTFOUND,\n",
+                                "\tSKB_DROP_REASON_TC_CHAIN_NOTFOUND,\n\tSKB_DROP_REASON_FOO_BAR,\n")])
+    ln = line_of(n, "SKB_DROP_REASON_FOO_BAR,")
+    out["61-new-reason-undocumented-unused"] = mail(
+        "net: add drop reason FOO_BAR", "6.1 layout: the enum and the X-macro in dropreason.h.",
+        [f"SKBDROP_UNDOCUMENTED_REASON {DR61}:{ln} -", f"SKBDROP_UNUSED_REASON {DR61}:{ln} -"],
+        [diff(DR61, o, n)], base="debian:6.1")
+    # ip6_forward() (6.1) drops with PKT_TOO_BIG and, through SKB_DR_SET/drop labels,
+    # other reasons; a plain kfree_skb() added to it is a new unspecified drop
+    o, n = edit(root61, IP6, [("\tif (mtu < IPV6_MIN_MTU)\n\t\tmtu = IPV6_MIN_MTU;\n",
+                               "\tif (mtu < IPV6_MIN_MTU)\n\t\tmtu = IPV6_MIN_MTU;\n\n"
+                               "\tif (unlikely(skb->mark == 0xdead)) {\n"
+                               "\t\tkfree_skb(skb);\t/* dead mark */\n\t\treturn -EINVAL;\n\t}\n")])
+    out["61-new-unspecified-ip6-forward"] = mail(
+        "ipv6: drop dead-marked packets in forwarding", "A plain kfree_skb() in ip6_forward().",
+        [f"SKBDROP_NEW_UNSPECIFIED {IP6}:{line_of(n, '/* dead mark */')} ip6_forward"],
+        [diff(IP6, o, n)], base="debian:6.1")
+
     for name, text in out.items():
         with open(os.path.join(HERE, name + ".patch"), "w", encoding="utf-8") as f:
             f.write(text)
@@ -254,4 +278,6 @@ def main(root: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else
-         os.path.expanduser("~/.cache/skbdrop/debian/tree-6.12/linux-source-6.12"))
+         os.path.expanduser("~/.cache/skbdrop/debian/tree-6.12/linux-source-6.12"),
+         sys.argv[2] if len(sys.argv) > 2 else
+         os.path.expanduser("~/.cache/skbdrop/debian/tree-6.1/linux-source-6.1"))
