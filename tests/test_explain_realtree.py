@@ -153,8 +153,6 @@ def test_background_trace_612(a612):
     assert got[("tcp_v4_rcv", "NOT_SPECIFIED")][1][0][:2] == ("net/ipv4/tcp_ipv4.c", 2393)
 
 
-@pytest.mark.xfail(strict=False, reason="scanner names tcp_rcv_established 'receivers' (a word of the "
-                   "comment above it, tcp_input.c:6144), so the function is missing from the analysis")
 def test_background_tcp_old_data_612(a612):
     # tcp_input.c 6.12: tcp_rcv_established → tcp_data_queue (static, inlined), which sets
     # TCP_OLD_DATA at 5377 and drops with tcp_drop_reason(sk, skb, reason) at 5385
