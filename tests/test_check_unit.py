@@ -548,3 +548,42 @@ def test_text_for_a_finding_outside_the_patch():
     assert "\nFILE: net/foo/other.c:12:\n \tkfree_skb_reason(skb, r);\n" in text
     assert rep.exit_code() == 1
     assert check.CheckReport("toy", None, (), rep.results, fail_on="error").exit_code() == 0
+
+
+def test_consistency_5_17_layout():
+    # 5.17: a plain enum in include/linux/skbuff.h, the names in an EM()/EMe() list in
+    # include/trace/events/skb.h (upstream shape of v5.17)
+    skbuff = ("enum skb_drop_reason {\n\tSKB_DROP_REASON_NOT_SPECIFIED,\n"
+              "\tSKB_DROP_REASON_NO_SOCKET,\n\tSKB_DROP_REASON_TCP_CSUM,\n"
+              "\tSKB_DROP_REASON_MAX,\n};\n")
+    trace = ("#define TRACE_SKB_DROP_REASON\t\t\t\t\t\\\n"
+             "\tEM(SKB_DROP_REASON_NOT_SPECIFIED, NOT_SPECIFIED)\t\\\n"
+             "\tEM(SKB_DROP_REASON_NO_SOCKET, NO_SOCKET)\t\t\\\n"
+             "\tEM(SKB_DROP_REASON_TCP_CSUM, TCP_CSUM)\t\t\t\\\n"
+             "\tEMe(SKB_DROP_REASON_MAX, MAX)\n")
+    texts = {"include/linux/skbuff.h": skbuff, "include/trace/events/skb.h": trace}
+    assert check.consistency_problems(texts) == []
+    # a reason added to the enum only: the tracepoint prints a number for it
+    texts["include/linux/skbuff.h"] = skbuff.replace(
+        "\tSKB_DROP_REASON_MAX", "\tSKB_DROP_REASON_UDP_CSUM,\n\tSKB_DROP_REASON_MAX")
+    [(path, line, msg)] = check.consistency_problems(texts)
+    assert path == "include/trace/events/skb.h" and line == 1
+    assert "SKB_DROP_REASON_UDP_CSUM is in enum skb_drop_reason but not in TRACE_SKB_DROP_REASON" in msg
+    # a name printed differently from its enumerator
+    texts["include/linux/skbuff.h"] = skbuff
+    texts["include/trace/events/skb.h"] = trace.replace("NO_SOCKET)", "NO_SOCK)")
+    [(_p, _l, msg)] = check.consistency_problems(texts)
+    assert msg == "TRACE_SKB_DROP_REASON prints SKB_DROP_REASON_NO_SOCKET as NO_SOCK"
+
+
+def test_consistency_xmacro_order_and_extra():
+    texts = {"include/net/dropreason-core.h": CORE_H}
+    assert check.consistency_problems(texts) == []
+    swapped = CORE_H.replace("\tFN(NO_SOCKET)\t\t\\\n\tFN(PKT_TOO_SMALL)\t\\\n",
+                             "\tFN(PKT_TOO_SMALL)\t\\\n\tFN(NO_SOCKET)\t\t\\\n")
+    [(_p, _l, msg)] = check.consistency_problems({"include/net/dropreason-core.h": swapped})
+    assert "different orders" in msg and "SKB_DROP_REASON_PKT_TOO_SMALL" in msg
+    extra = CORE_H.replace("\tFNe(MAX)", "\tFN(GHOST)\t\t\\\n\tFNe(MAX)")
+    [(_p, line, msg)] = check.consistency_problems({"include/net/dropreason-core.h": extra})
+    assert "lists SKB_DROP_REASON_GHOST, which enum skb_drop_reason does not define" in msg
+    assert extra.split("\n")[line - 1].strip().startswith("FN(GHOST)")
