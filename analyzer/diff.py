@@ -62,12 +62,13 @@ class Diff:
     sites_removed: tuple[Site, ...]
     sites_converted: tuple[Conversion, ...]
     sites_matched: int
+    sites_changed: tuple[Conversion, ...] = ()   # matched drops, other reasons, not conversions
 
     def changed(self) -> bool:
         return any((self.reasons_added, self.reasons_removed, self.reasons_renamed,
                     self.reasons_renumbered, self.subsystems_added, self.subsystems_removed,
                     self.subsystems_renumbered, self.sites_added, self.sites_removed,
-                    self.sites_converted))
+                    self.sites_converted, self.sites_changed))
 
 
 def _doc_key(doc: str) -> str:
@@ -97,13 +98,16 @@ def _match_sites(old: tuple[Site, ...], new: tuple[Site, ...]):
         go[_site_key(s)].append(s)
     for s in sorted(new, key=_pos):
         gn[_site_key(s)].append(s)
-    rest_old, rest_new, conv, matched = [], [], [], 0
+    rest_old, rest_new, conv, changed, matched = [], [], [], [], 0
     for k in sorted(go.keys() | gn.keys()):
         a, b = go.get(k, []), gn.get(k, [])
         for so, sn in zip(a, b):
             matched += 1
             if _unspecified(so) and _specified(sn):
                 conv.append(Conversion(so, sn))
+            elif so.kind == "drop" and tuple(so.reasons) != tuple(sn.reasons):
+                # (a consume site's reason is CONSUMED once the catalogue has it: no change)
+                changed.append(Conversion(so, sn))
         rest_old += a[len(b):]
         rest_new += b[len(a):]
     # plain kfree_skb(skb) in OLD become kfree_skb_reason(skb, R) in NEW: same function
@@ -124,7 +128,8 @@ def _match_sites(old: tuple[Site, ...], new: tuple[Site, ...]):
     removed = tuple(sorted((s for s in rest_old if id(s) not in used_old), key=_pos))
     added = tuple(sorted((s for s in rest_new if id(s) not in used_new), key=_pos))
     conv.sort(key=lambda c: (_pos(c.new), _pos(c.old)))
-    return added, removed, tuple(conv), matched
+    changed.sort(key=lambda c: (_pos(c.new), _pos(c.old)))
+    return added, removed, tuple(conv), tuple(changed), matched
 
 
 def diff(old: Analysis, new: Analysis, old_spec: str = "OLD", new_spec: str = "NEW") -> Diff:
@@ -166,9 +171,9 @@ def diff(old: Analysis, new: Analysis, old_spec: str = "OLD", new_spec: str = "N
                             for k in so.keys() & sn.keys() if so[k].id != sn[k].id),
                            key=lambda x: (x.new, x.name)))
 
-    sites_added, sites_removed, conv, matched = _match_sites(old.sites, new.sites)
+    sites_added, sites_removed, conv, changed, matched = _match_sites(old.sites, new.sites)
     return Diff(old, new, tuple(added), tuple(removed), tuple(renamed), tuple(renum),
-                s_added, s_removed, s_renum, sites_added, sites_removed, conv, matched)
+                s_added, s_removed, s_renum, sites_added, sites_removed, conv, matched, changed)
 
 
 # --- output -------------------------------------------------------------------------------
@@ -189,9 +194,9 @@ def to_text(d: Diff) -> str:
          f"{len(d.reasons_renamed)} renamed, {len(d.reasons_renumbered)} renumbered",
          f"subsystems: {len(d.subsystems_added)} added, {len(d.subsystems_removed)} removed, "
          f"{len(d.subsystems_renumbered)} renumbered",
-         f"drop sites: {len(d.sites_added)} added, {len(d.sites_removed)} removed, "
-         f"{len(d.sites_converted)} converted from unspecified to a reason "
-         f"({d.sites_matched} matched)"]
+         f"sites: {len(d.sites_added)} added, {len(d.sites_removed)} removed, "
+         f"{len(d.sites_converted)} converted from unspecified to a reason, "
+         f"{len(d.sites_changed)} with other reasons ({d.sites_matched} matched)"]
 
     def section(title, items):
         if items:
@@ -210,6 +215,9 @@ def to_text(d: Diff) -> str:
     section("subsystems renumbered", [f"  {x.name}: id {x.old} -> {x.new}" for x in d.subsystems_renumbered])
     section("sites converted from unspecified to a reason",
             [f"  {_site_str(c.new)}  (was {c.old.callee} at line {c.old.line})" for c in d.sites_converted])
+    section("sites with other reasons",
+            [f"  {_site_str(c.new)}  (was {','.join(c.old.reasons) or '?'} at line {c.old.line})"
+             for c in d.sites_changed])
     section("sites added", [f"  + {_site_str(s)}" for s in d.sites_added])
     section("sites removed", [f"  - {_site_str(s)}" for s in d.sites_removed])
     return "\n".join(L) + "\n"
@@ -241,7 +249,8 @@ def to_dict(d: Diff) -> dict:
                     "subsystems_removed": len(d.subsystems_removed),
                     "subsystems_renumbered": len(d.subsystems_renumbered),
                     "sites_added": len(d.sites_added), "sites_removed": len(d.sites_removed),
-                    "sites_converted": len(d.sites_converted), "sites_matched": d.sites_matched},
+                    "sites_converted": len(d.sites_converted), "sites_matched": d.sites_matched,
+                    "sites_changed": len(d.sites_changed)},
         "reasons": {"added": [_reason_d(r) for r in d.reasons_added],
                     "removed": [_reason_d(r) for r in d.reasons_removed],
                     "renamed": [{"old": _reason_d(x.old), "new": _reason_d(x.new)}
@@ -255,7 +264,9 @@ def to_dict(d: Diff) -> dict:
         "sites": {"added": [_site_d(s) for s in d.sites_added],
                   "removed": [_site_d(s) for s in d.sites_removed],
                   "converted": [{"old": _site_d(c.old), "new": _site_d(c.new)}
-                                for c in d.sites_converted]},
+                                for c in d.sites_converted],
+                  "changed": [{"old": _site_d(c.old), "new": _site_d(c.new)}
+                              for c in d.sites_changed]},
     }
 
 

@@ -11,7 +11,9 @@ Expectations, read off the two files:
   sites     net/a.c f_rcv kfree_skb -> kfree_skb_reason(NO_SOCKET): converted
             net/c.c k_rcv tcp_drop_reason(reason) NOT_SPECIFIED -> TCP_CSUM: converted
             net/b.c h_old: removed; net/d.c m_rcv and the two openvswitch sites: added
-            net/a.c g_rcv, net/c.c k_rcv, net/d.c m_xmit: matched despite moved lines
+            net/a.c g_rcv, net/c.c k_rcv, net/d.c m_xmit: matched despite moved lines;
+            net/a.c g_rcv: reasons NO_SOCKET,TCP_CSUM -> NO_SOCKET (other reasons); the
+            consume site in net/d.c m_xmit naming SKB_CONSUMED is no change
 """
 from __future__ import annotations
 
@@ -90,14 +92,17 @@ def test_text_and_json(capsys):
     d = diff(load(OLD), load(NEW))
     text = to_text(d)
     assert text.splitlines()[1] == "reasons: 4 added, 1 removed, 1 renamed, 5 renumbered"
-    assert "drop sites: 3 added, 1 removed, 2 converted from unspecified to a reason (3 matched)" in text
+    assert ("sites: 3 added, 1 removed, 2 converted from unspecified to a reason, "
+            "1 with other reasons (3 matched)") in text
+    assert [(c.old.line, c.new.line, c.new.reasons) for c in d.sites_changed] == [
+        (20, 25, ("NO_SOCKET",))]
     assert "  SKB_DROP_REASON_NETFILTER_DROP: 5 -> 7 (+2)" in text
     assert "  ~ SKB_DROP_REASON_TCP_OFOMERGE = 6 -> SKB_DROP_REASON_TCP_OFO_DROP_DUP = 8" in text
     assert cli.main(["diff", OLD, NEW, "--format", "json"]) == 0
     out = capsys.readouterr().out
     doc = json.loads(out)
     assert doc == json.loads(json.dumps(to_dict(d)))
-    assert doc["summary"]["sites_converted"] == 2
+    assert doc["summary"]["sites_converted"] == 2 and doc["summary"]["sites_changed"] == 1
     assert doc["reasons"]["renumbered"][0] == {"name": "SKB_DROP_REASON_NOT_SPECIFIED",
                                                "old": 1, "new": 2, "delta": 1}
     assert out == json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
