@@ -85,18 +85,23 @@ def _compare(enum: str, cat: dict[str, int], run: dict[str, int]) -> tuple[int, 
 
 
 def verify_btf(a: Analysis, cat: Catalogue, enums: dict[str, Enum], path: str) -> Result:
-    if CORE_ENUM not in enums:
-        raise InputError(f"{path}: BTF has no enum {CORE_ENUM} (not a kernel's BTF, or a kernel "
-                         "before 5.17; for a module pass its BTF with vmlinux present)")
     compared = 0
     mism: list[Mismatch] = []
     unchecked: list[Unchecked] = []
     notes: list[str] = []
-
-    core_run = {n: v for n, v in enums[CORE_ENUM].values if not _is_bound(n)}
-    n, m = _compare(CORE_ENUM, {r.name: r.value for r in cat.core}, core_run)
-    compared += n
-    mism += m
+    module_only = CORE_ENUM not in enums       # e.g. /sys/kernel/btf/openvswitch
+    if module_only:
+        sub_names = {r.name for sv in cat.subsystems for r in sv.reasons}
+        if not any(sub_names & e.as_dict().keys() for e in enums.values()):
+            raise InputError(f"{path}: BTF has no enum {CORE_ENUM} and no subsystem's reasons "
+                             "(not a kernel's BTF, or a kernel before 5.17)")
+        unchecked.append(Unchecked(CORE, f"no enum {CORE_ENUM} in this BTF (a module's BTF: "
+                                         "pass /sys/kernel/btf/vmlinux for the core reasons)"))
+    else:
+        core_run = {n: v for n, v in enums[CORE_ENUM].values if not _is_bound(n)}
+        n, m = _compare(CORE_ENUM, {r.name: r.value for r in cat.core}, core_run)
+        compared += n
+        mism += m
 
     subs_cat = {sv.subsystem.enumerator: sv.subsystem.id for sv in cat.subsystems
                 if sv.subsystem.enumerator}
@@ -104,11 +109,11 @@ def verify_btf(a: Analysis, cat: Catalogue, enums: dict[str, Enum], path: str) -
         subs_run = {n: v for n, v in enums[SUBSYS_ENUM].values if not _is_bound(n)}
     else:
         subs_run = {}
-        if subs_cat:
+        if subs_cat and not module_only:
             notes.append(f"BTF has no enum {SUBSYS_ENUM} (a kernel before 6.4)")
     if subs_cat and not any(v == 0 for v in subs_cat.values()) and "SKB_DROP_REASON_SUBSYS_CORE" in subs_run:
         subs_cat["SKB_DROP_REASON_SUBSYS_CORE"] = 0      # catalogue without its core entry
-    if subs_cat or subs_run:
+    if (subs_cat and not module_only) or subs_run:
         n, m = _compare(SUBSYS_ENUM, subs_cat, subs_run)
         compared += n
         mism += m

@@ -246,3 +246,18 @@ def test_subprocess_no_traceback(tmp_path):
 def test_require_catalogue_message():
     with pytest.raises(InputError, match="no drop-reason catalogue"):
         require_catalogue(load(NOCAT), "x")
+
+
+def test_module_btf_checks_its_subsystem_only(tmp_path):
+    """A module's BTF (e.g. /sys/kernel/btf/openvswitch dumped with vmlinux as base) has
+    its own enum only: that subsystem is compared, the core is listed as unchecked."""
+    a = load(NEW)
+    e = kernel_enums_of(a)
+    ovs = {"ovs_drop_reason": e["ovs_drop_reason"]}
+    res = verify(a, NEW, btf=write(tmp_path, "ovs.json", btf_json(ovs)))
+    assert res.ok and res.compared == 2
+    assert [u.subsystem for u in res.unchecked] == ["core"]
+    ovs["ovs_drop_reason"] = [(n, v + 1) for n, v in ovs["ovs_drop_reason"]]
+    res = verify(a, NEW, btf=write(tmp_path, "ovs2.json", btf_json(ovs)))
+    assert [(m.kind, m.name, m.delta) for m in res.mismatches] == [
+        ("value", "OVS_DROP_LAST_ACTION", 1), ("value", "OVS_DROP_ACTION_ERROR", 1)]
