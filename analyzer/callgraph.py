@@ -34,13 +34,15 @@ def full_graph(facts: Mapping[str, FileFacts], index) -> nx.DiGraph:
                                         for p, d in index.resolve(name, "")]
         return t
 
+    # every defined function first, so that edges never create attribute-less nodes
     for path in sorted(facts):
-        f = facts[path]
-        local = {fn.name: fn for fn in f.functions}
-        for fn in f.functions:
+        for fn in facts[path].functions:
             nid = node_id(path, fn.name, fn.static)
             if nid not in g:
                 g.add_node(nid, name=fn.name, file=path, line=fn.line, static=fn.static)
+    for path in sorted(facts):
+        f = facts[path]
+        local = {fn.name: fn for fn in f.functions}
         for caller, callee, line in f.edges:
             cf = local.get(caller)
             cid = node_id(path, caller, cf.static) if cf is not None else caller
@@ -53,11 +55,16 @@ def full_graph(facts: Mapping[str, FileFacts], index) -> nx.DiGraph:
             else:
                 targets = targets_of(callee, path, local)
             for t in targets:
+                if t not in g:
+                    g.add_node(t, name=t.rsplit(":", 1)[-1], file=t.rsplit(":", 1)[0] if ":" in t else "",
+                               line=0, static=":" in t)
                 if t != cid and not g.has_edge(cid, t):
                     g.add_edge(cid, t, file=path, line=line, kind="call")
         for op in f.ops:
             src = "." + op.field
             for t in targets_of(op.value, path, local):
+                if t not in g:
+                    continue
                 if src not in g:
                     g.add_node(src, name=src, file="", line=0, static=False)
                 if not g.has_edge(src, t):

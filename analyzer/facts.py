@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from . import parse
 from .parse import Node
 
-FACTS_VERSION = 11
+FACTS_VERSION = 12
 
 Term = tuple
 NS = ("const", "SKB_DROP_REASON_NOT_SPECIFIED")
@@ -99,7 +99,7 @@ class FileFacts:
     path: str
     functions: tuple[FunctionFact, ...] = ()
     calls: tuple[CallFact, ...] = ()
-    edges: tuple[tuple[str, str, int], ...] = ()   # (caller, callee, first line) for all calls
+    edges: tuple[tuple[str, str, int], ...] = ()   # (caller, callee, line): every call, in order
     macros: tuple[MacroFact, ...] = ()
     ops: tuple[OpsFact, ...] = ()
     catalogue_text: str | None = None
@@ -158,13 +158,13 @@ class _Extractor:
             flow_calls.update(calls)
 
         calls: list[CallFact] = []
-        edges: dict[tuple[str, str], int] = {}
+        edges: list[tuple[str, str, int]] = []
         for m in parse.matches("calls", root):
             call, callee, args = m["call"][0], _txt(m["callee"][0]), m["args"][0]
             line = call.start_point[0] + 1
             func = self._enclosing(line, call)
-            if func and (func, callee) not in edges:
-                edges[(func, callee)] = line
+            if func:
+                edges.append((func, callee, line))
             arg_nodes = _args(args)
             if not _keep(callee, arg_nodes):
                 continue
@@ -185,15 +185,14 @@ class _Extractor:
             call = m["call"][0]
             line = call.start_point[0] + 1
             func = self._enclosing(line, call)
-            key = (func, "." + _txt(m["field"][0]))
-            if func and key not in edges:
-                edges[key] = line
+            if func:
+                edges.append((func, "." + _txt(m["field"][0]), line))
         ops = tuple(OpsFact(field=_txt(m["field"][0]), value=_txt(m["value"][0]),
                             line=m["pair"][0].start_point[0] + 1)
                     for m in parse.matches("ops", root))
         return FileFacts(
             path=self.path, functions=tuple(functions), calls=tuple(calls),
-            edges=tuple((c, e, ln) for (c, e), ln in sorted(edges.items())),
+            edges=tuple(sorted(set(edges), key=lambda e: (e[2], e[0], e[1]))),
             macros=tuple(_macros(self.text)), ops=ops, catalogue_text=self.catalogue,
             parsed=True, has_errors=root.has_error)
 
@@ -410,7 +409,7 @@ def _keep(callee: str, args: list[Node]) -> bool:
     return bool(KEEP_CALL.search(callee)) or any(_REASONISH.search(a.text) for a in args)
 
 
-_REASONISH = re.compile(rb"reason|SKB_DROP|SKB_CONSUMED|SKB_NOT_DROPPED")
+_REASONISH = re.compile(rb"reason|SKB_DROP|SKB_CONSUMED|SKB_NOT_DROPPED|skb")
 
 
 def _txt(node: Node) -> str:

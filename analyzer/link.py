@@ -198,11 +198,24 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
     sites: list[Site] = []
     for path in sorted(facts):
         f = facts[path]
+        kept = set()
         for c in f.calls:
+            kept.add((c.line, c.callee))
             m = fam.get(c.callee)
             if m is None or c.function in fam or c.function is None:
                 continue
             sites.append(_site(path, c, m, resolver, consumed))
+        # members whose names the facts stage did not keep arguments for (a driver's
+        # `static void foo_discard(void *h, struct sk_buff *skb) { kfree_skb(skb); }`)
+        lines = None
+        for caller, callee, line in f.edges:
+            m = fam.get(callee)
+            if m is None or caller in fam or (line, callee) in kept:
+                continue
+            if lines is None:
+                lines = _source_lines(f)
+            sites.append(_edge_site(path, caller, callee, line, m, resolver, consumed,
+                                    lines.get(line, "")))
         for mac in f.macros:
             if mac.name in fam:
                 continue
@@ -251,6 +264,20 @@ def _site(path: str, c: CallFact, m: FamilyMember, resolver: Resolver, consumed:
         resolution = _resolution(arg, terms)
     return _make_site(path, c.line, c.column, c.function, c.callee, m, arg, reasons, causes,
                       resolution, c.source, consumed, resolver.order)
+
+
+def _edge_site(path, caller, callee, line, m: FamilyMember, resolver: Resolver, consumed,
+               source: str) -> Site:
+    if m.reason_param is None:
+        return _make_site(path, line, 1, caller, callee, m, None, {m.reason} if m.reason else set(),
+                          [], "constant" if m.kind == "consume" else "unspecified", source,
+                          consumed, resolver.order)
+    return _make_site(path, line, 1, caller, callee, m, None, set(),
+                      ["reason argument not recorded"], "unknown", source, consumed, resolver.order)
+
+
+def _source_lines(f: FileFacts) -> dict[int, str]:
+    return {c.line: c.source for c in f.calls}
 
 
 def _make_site(path, line, column, function, callee, m, arg, reasons, causes, resolution, source,

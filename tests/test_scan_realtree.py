@@ -97,7 +97,9 @@ def _family_bodies(text: str, names: set[str]) -> list[tuple[int, int]]:
 def independent_count(root: str, family) -> dict[str, set[tuple[str, int]]]:
     """Every `NAME(` of the counted names in every .c/.h file, minus the rules:
     R1 text in comments and string literals is not code;
-    R2 a definition, prototype or #define of a family name is not a call;
+    R2 a definition, prototype or #define of a family name is not a call (a type before
+       the name on its line, or the name in column 0, as in `void __fix_address` /
+       `kfree_skb_reason(struct sk_buff *skb, …);`);
     R3 a call inside the body of a family member (kfree_skb calling kfree_skb_reason, a
        driver's `static void foo_free_skb(skb) { kfree_skb(skb); }`) is the family's own
        wiring: its callers are the sites.
@@ -125,7 +127,8 @@ def independent_count(root: str, family) -> dict[str, set[tuple[str, int]]]:
                 line = text.count("\n", 0, m.start()) + 1
                 src = lines[line - 1]
                 d_ = _DEFINITION.match(src)
-                if src.lstrip().startswith("#") or (d_ and d_.group(1) == m.group(1)):
+                if src.lstrip().startswith("#") or (d_ and d_.group(1) == m.group(1)) \
+                        or src.startswith(m.group(1)):          # kernel style: name in column 0
                     continue                                                          # R2
                 if bodies is None:
                     bodies = _family_bodies(text, names)
@@ -256,3 +259,29 @@ def test_callgraph_reaches_entry_points(analysis_612):
     assert "net/ipv4/udp.c:udp_queue_rcv_skb" in callers[one]
     # tcp_v4_rcv is reached through the ops-style protocol handler table
     assert any(e.kind == "ops" and e.callee == "tcp_v4_rcv" for e in analysis_612.callgraph.edges)
+
+
+def test_rescan_is_byte_identical(analysis_612):
+    from analyzer.scan import scan
+    again = scan("debian:6.12", jobs=2)          # warm cache, other worker count
+    assert again.to_json() == analysis_612.to_json()
+
+
+def test_enclosing_function_names_are_defined_in_the_file(analysis_612, root_612):
+    """Every site's function is a function (or macro) defined in that file: the name
+    appears there as `NAME(` starting a definition (kernel style: in column 0, or after
+    the return type on the line, or as a BPF_CALL_n / SYSCALL_DEFINEn first argument)."""
+    by_file = defaultdict(set)
+    for s in analysis_612.sites:
+        by_file[s.file].add(s.function)
+    bad = []
+    for f, names in sorted(by_file.items()):
+        with open(os.path.join(root_612, f), encoding="utf-8") as fh:
+            text = fh.read()
+        for n in names:
+            plain = n[len("__do_sys_"):] if n.startswith("__do_sys_") else n
+            if not re.search(r"(?m)^(?:[\w\s\*]*[\s\*])?" + re.escape(n) + r"\s*\(|"
+                             r"(?m)^\s*#\s*define\s+" + re.escape(n) + r"\(|"
+                             r"(?m)^[A-Z_0-9]+\(\s*" + re.escape(plain) + r"\s*[,)]", text):
+                bad.append((f, n))
+    assert bad == []
