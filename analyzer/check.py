@@ -327,6 +327,11 @@ class ScanEngine(Engine):
                 work.append((path, func, t))
             called.update(c.callee for c in f.calls)
             called.update(c for _a, c, _l in f.edges)
+            # callers of the seeds' reason-returning functions: their drops can change
+            for fn in f.functions:
+                if (fn.returns_reason or fn.out_writes) and fn.name not in ix.family:
+                    focus.update(p for p in ix.callers.get(fn.name, ())[:40]
+                                 if p not in seeds)
         # family members the seeds call, and the members those are built on
         todo = sorted(n for n in called if n in fam)
         done: set[str] = set()
@@ -584,7 +589,12 @@ class _Ctx:
 
     def new_source(self, file: str, line: int, fallback: str = "") -> str:
         af = self.applied.get(file)
-        return af.new_line(line) if af is not None else fallback
+        if af is not None:
+            return af.new_line(line)
+        if self.read is not None and file not in self.by_old:
+            from .patch import _nth_line
+            return _nth_line(self.read(file), line) or fallback
+        return fallback
 
     def old_source(self, file: str, line: int, fallback: str = "") -> str:
         af = self.by_old.get(file)

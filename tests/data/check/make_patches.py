@@ -123,6 +123,22 @@ def main(root: str, root61: str) -> None:
         [f"SKBDROP_REASONS_LOST {EXT}:{line_of(n, 'disabled:') + 1} ipv6_rthdr_rcv"],
         [diff(EXT, o, n)])
 
+    # 5b. ping_rcv() (ping.c) stops returning NOMEM when skb_clone() fails; icmp_rcv()
+    #     (icmp.c, not in the patch) drops with "reason = ping_rcv(skb)" on its
+    #     ICMP_EXT_ECHOREPLY path, and NOMEM reached its drop only that way
+    #     (icmp_redirect()'s NOMEM comes through the icmp_pointers[] handler pointer)
+    PING, ICMP = "net/ipv4/ping.c", "net/ipv4/icmp.c"
+    o, n = edit(root, PING, [("\t\t\treason = SKB_DROP_REASON_NOMEM;\n",
+                              "\t\t\treason = SKB_DROP_REASON_NOT_SPECIFIED;\n")])
+    with open(os.path.join(root, ICMP), encoding="utf-8") as f:
+        icmp = f.read()
+    drop = line_eq(icmp, "\tkfree_skb_reason(skb, reason);")
+    out["reasons-lost-through-callee"] = mail(
+        "ping: do not report NOMEM",
+        "The drop in icmp_rcv(), outside the patch, loses NOMEM.",
+        [f"SKBDROP_REASONS_LOST {ICMP}:{drop} icmp_rcv"],
+        [diff(PING, o, n)])
+
     # 6. a new reason at the end of the core list, no kernel-doc, no user
     o, n = edit(root, CORE, [("\tFN(LOCAL_MAC)\t\t\t\\\n", "\tFN(LOCAL_MAC)\t\t\t\\\n\tFN(FOO_BAR)\t\t\t\\\n"),
                              ("\tSKB_DROP_REASON_LOCAL_MAC,\n",
