@@ -452,5 +452,12 @@ def synthetic_patch(name: str, before: dict[str, str | None], after: dict[str, s
             parts.append("deleted file mode 100644\n")
         parts.extend(difflib.unified_diff(al, bl, fromfile=f"a/{path}" if a is not None else DEV_NULL,
                                           tofile=f"b/{path}" if b is not None else DEV_NULL, n=3))
-    return parse_patch("".join(parts), name, subject=subject) if parts else \
-        Patch(name=name, subject=subject, files=())
+    if not parts:
+        return Patch(name=name, subject=subject, files=())
+    # the diff text exists only here: its line numbers mean nothing to the user
+    from dataclasses import replace
+    p = parse_patch("".join(parts), name, subject=subject)
+    files = tuple(replace(f, hunks=tuple(replace(h, lines=tuple(replace(ln, patch_no=0)
+                                                                for ln in h.lines))
+                                         for h in f.hunks)) for f in p.files)
+    return replace(p, files=files)

@@ -69,6 +69,7 @@ def _result(f: Finding, index: dict[str, int], patch_uri: str | None) -> dict:
         "locations": [loc],
         "partialFingerprints": {"skbdropFinding/v1": _fingerprint(f)},
         "properties": {"patch": f.patch, "patchLine": f.patch_line,
+                       "lineIn": "base" if f.marker == "-" else "patched",
                        "suggestions": list(f.suggestions)},
     }
     if f.patch_line and patch_uri:

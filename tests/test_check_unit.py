@@ -587,3 +587,22 @@ def test_consistency_xmacro_order_and_extra():
     [(_p, line, msg)] = check.consistency_problems({"include/net/dropreason-core.h": extra})
     assert "lists SKB_DROP_REASON_GHOST, which enum skb_drop_reason does not define" in msg
     assert extra.split("\n")[line - 1].strip().startswith("FN(GHOST)")
+
+
+def test_squashed_series_has_no_patch_lines(tmp_path):
+    step1 = RCV_C.replace("\tconsume_skb(skb);\n", "\tif (skb->mark)\n\t\tkfree_skb(skb);\n"
+                          "\tconsume_skb(skb);\n")
+    step2 = step1.replace("\tif (skb->mark)\n", "\tif (skb->mark & 1)\n")
+    series = make_patch("net/foo/rcv.c", RCV_C, step1, "one") + \
+        make_patch("net/foo/rcv.c", step1, step2, "two")
+    rep = run_check(series, tmp_path, extra={})
+    assert [codes_of(r) for r in rep.results] == [["SKBDROP_NEW_UNSPECIFIED"], []]
+    p = tmp_path / "s.patch"
+    p.write_text(series)
+    args = SimpleNamespace(base="toy", patch=str(p), git=None, squash=True, format="text",
+                           fail_on="warning", paths="net/", terse=False, output="-")
+    rep = check.run(args, engine_factory=lambda spec: ToyEngine())
+    [f] = rep.findings()
+    assert f.code == "SKBDROP_NEW_UNSPECIFIED" and f.patch_line == 0
+    assert f.line == step2.split("\n").index("\t\tkfree_skb(skb);") + 1
+    assert "\nFILE: net/foo/rcv.c:" in check.to_text(rep) and "#0" not in check.to_text(rep)
