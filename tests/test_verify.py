@@ -187,16 +187,22 @@ def test_bad_inputs(tmp_path, capsys):
     one_line_exit_2(capsys, ["verify", NOCAT, "--tracefs-format", consume], "no drop-reason catalogue")
 
 
-def raw_btf(tmp_path, source: str) -> str:
-    """A raw BTF blob: the .BTF section of a clang -g BPF object."""
-    if not (shutil.which("clang") and shutil.which("llvm-objcopy")):
-        pytest.skip("clang and llvm-objcopy are needed to build a raw BTF blob")
+def raw_btf(tmp_path, source: str) -> tuple[str, str]:
+    """A raw BTF blob and the ELF object it came from: the .BTF section of a clang -g BPF
+    object (llvm-objcopy), or else of a gcc -gbtf object (GNU objcopy)."""
     (tmp_path / "e.c").write_text(source)
-    subprocess.run(["clang", "-g", "-target", "bpf", "-c", str(tmp_path / "e.c"), "-o",
-                    str(tmp_path / "e.o")], check=True)
-    subprocess.run(["llvm-objcopy", "--dump-section", f".BTF={tmp_path / 'e.btf'}",
-                    str(tmp_path / "e.o")], check=True)
-    return str(tmp_path / "e.btf")
+    obj, blob = str(tmp_path / "e.o"), str(tmp_path / "e.btf")
+    if shutil.which("clang") and shutil.which("llvm-objcopy"):
+        steps = [["clang", "-g", "-target", "bpf", "-c", str(tmp_path / "e.c"), "-o", obj],
+                 ["llvm-objcopy", "--dump-section", f".BTF={blob}", obj]]
+    elif shutil.which("gcc") and shutil.which("objcopy"):
+        steps = [["gcc", "-gbtf", "-c", str(tmp_path / "e.c"), "-o", obj],
+                 ["objcopy", "--dump-section", f".BTF={blob}", obj]]
+    else:
+        pytest.skip("neither clang+llvm-objcopy nor gcc+objcopy to build a raw BTF blob")
+    for cmd in steps:
+        subprocess.run(cmd, check=True)
+    return blob, obj
 
 
 def test_raw_btf_is_read_through_bpftool(tmp_path, capsys):
@@ -206,13 +212,13 @@ def test_raw_btf_is_read_through_bpftool(tmp_path, capsys):
     e = kernel_enums_of(a)
     src = "".join(f"enum {name} {{ " + ", ".join(f"{n} = {v}" for n, v in vals) + f" }} keep_{name};\n"
                   for name, vals in e.items())
-    path = raw_btf(tmp_path, src)
+    path, obj = raw_btf(tmp_path, src)
     with open(path, "rb") as f:
         assert f.read(2) == b"\x9f\xeb"
     enums = btf.read_enums(path)
     assert enums["skb_drop_reason"].as_dict()["SKB_DROP_REASON_NETFILTER_DROP"] == 7
     assert cli.main(["verify", NEW, "--btf", path]) == 0
-    assert cli.main(["verify", NEW, "--btf", str(tmp_path / "e.o")]) == 0    # ELF with .BTF
+    assert cli.main(["verify", NEW, "--btf", obj]) == 0    # an ELF file with a .BTF section
     capsys.readouterr()
 
 
