@@ -1203,6 +1203,8 @@ def to_text(rep: CheckReport, *, terse: bool = False) -> str:
                 L.append("no file in the checked paths: judged without parsing the tree")
             elif not r.findings:
                 L.append(f"{r.patch.name} has no obvious drop-reason problems.")
+            else:
+                L.append(f"{r.patch.name} has drop-reason problems, please review.")
             L.append("")
     return "\n".join(L).rstrip("\n") + "\n"
 
