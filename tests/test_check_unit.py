@@ -606,3 +606,20 @@ def test_squashed_series_has_no_patch_lines(tmp_path):
     assert f.code == "SKBDROP_NEW_UNSPECIFIED" and f.patch_line == 0
     assert f.line == step2.split("\n").index("\t\tkfree_skb(skb);") + 1
     assert "\nFILE: net/foo/rcv.c:" in check.to_text(rep) and "#0" not in check.to_text(rep)
+
+
+def test_quoted_printable_mail(tmp_path):
+    import quopri
+    new = RCV_C.replace("\tconsume_skb(skb);\n", "\tif (skb->mark == 3)\n\t\tkfree_skb(skb);\n"
+                        "\tconsume_skb(skb);\n")
+    text = make_patch("net/foo/rcv.c", RCV_C, new)
+    head, body = text.split("\n\n", 1)
+    qp = quopri.encodestring(body.encode()).decode()
+    assert "=3D" in qp
+    mail = head + "\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n" \
+        "Content-Transfer-Encoding: quoted-printable\n\n" + qp
+    [p] = P._patches_from_text(mail, "qp.patch", "qp.patch")
+    [fc] = p.files
+    assert any(ln.text == "\tif (skb->mark == 3)" for h in fc.hunks for ln in h.lines)
+    rep = run_check(mail, tmp_path)
+    assert codes(rep) == ["SKBDROP_NEW_UNSPECIFIED"]
