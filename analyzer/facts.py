@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from . import parse
 from .parse import Node
 
-FACTS_VERSION = 12
+FACTS_VERSION = 13
 
 Term = tuple
 NS = ("const", "SKB_DROP_REASON_NOT_SPECIFIED")
@@ -38,7 +38,8 @@ CATALOGUE_MARKERS = (b"enum skb_drop_reason", b"SKB_DROP_REASON_SUBSYS_SHIFT", b
 # declared with "reason" in the name (e.g. `int drop_reason;` in __udp4_lib_rcv).
 _ASSIGNED_REASON = re.compile(r"\b([a-z_]\w*)\s*=\s*(?:\([^()]*\)\s*)?SKB_(?:DROP_REASON_|NOT_DROPPED|CONSUMED)")
 _DECLARED_NAMES = re.compile(r"\b(?:int|u32|u16|unsigned|enum\s+\w+)\s+(?:\w+\s*,\s*)*\**(\w*reason\w*)")
-REASON_TYPE = re.compile(r"\benum\s+skb_drop_reason\b")
+# enum skb_free_reason (SKB_REASON_CONSUMED/DROPPED) chose drop or consume before 6.3
+REASON_TYPE = re.compile(r"\benum\s+skb_(?:drop|free)_reason\b")
 ENUMERATOR_LIKE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
@@ -303,10 +304,11 @@ def _regions(lines: list[str]) -> list[tuple[int, int, str | None, int]]:
             sig = " ".join(sig_lines)
             name = _name_from_signature(sig) if not sig.rstrip().endswith("=") else None
             k = i + 1
-            if opens_inline and ln.rstrip().endswith("{") and ln.strip().endswith("}"):
-                k = i
-            while k < n and not lines[k].startswith("}"):
-                k += 1
+            if opens_alone and ln.count("{") == ln.count("}"):
+                k = i                                  # `{}` or `{ return 0; }` on one line
+            else:
+                while k < n and not lines[k].startswith("}"):
+                    k += 1
             out.append((i + 1, k + 1, name, j + 2))
             i = k + 1
             continue

@@ -14,6 +14,9 @@ from .family import derive_family
 from .model import (Analysis, FamilyMember, FilesInfo, KernelInfo, Site, Skipped, Summary)
 
 NOT_DROPPED = "SKB_NOT_DROPPED_YET"
+# enum skb_free_reason (until 6.3): __dev_kfree_skb_any(skb, SKB_REASON_DROPPED) is a drop
+# the tracepoint reports as NOT_SPECIFIED, SKB_REASON_CONSUMED a consume
+FREE_REASONS = {"SKB_REASON_DROPPED": "NOT_SPECIFIED", "SKB_REASON_CONSUMED": "CONSUMED"}
 MAX_DEPTH = 12
 
 
@@ -74,6 +77,8 @@ class Resolver:
                 v = int(name, 0)
             r = self.by_value.get(v) if v is not None else None
         if r is None:
+            if name in FREE_REASONS:
+                return {FREE_REASONS[name]}, None
             return set(), f"unknown constant {name}"
         return {r.short}, None
 

@@ -164,6 +164,12 @@ def test_family_differs_by_version(analysis_61, analysis_612):
     # 6.1: kfree_skb_reason is the exported root, kfree_skb an inline over it
     assert f61["kfree_skb_reason"].via == "tracepoint" and f61["kfree_skb_reason"].reason_param == 1
     assert f61["kfree_skb"].reason == "NOT_SPECIFIED"
+    # 6.1: dev_kfree_skb_any(skb) = __dev_kfree_skb_any(skb, SKB_REASON_DROPPED), an
+    # `enum skb_free_reason` choosing kfree_skb, consume_skb or the deferred irq free
+    assert f61["__dev_kfree_skb_any"].reason_param == 1
+    assert f61["dev_kfree_skb_any"].kind == "drop" and f61["dev_kfree_skb_any"].reason == "NOT_SPECIFIED"
+    assert f61["dev_consume_skb_any"].kind == "consume"
+    assert f61["__dev_kfree_skb_irq"].via == "deferred"
     # 6.12: __sk_skb_reason_drop fires both tracepoints; sk_skb_reason_drop wraps it
     assert f612["__sk_skb_reason_drop"].via == "tracepoint"
     assert f612["sk_skb_reason_drop"].reason_param == 2
