@@ -875,9 +875,11 @@ def _unknown_reasons(ctx: _Ctx, out: list[Finding]) -> None:
                 if m.group(2) and m.group(2) in {r.short for r in ctx.b.reasons}:
                     continue
                 func = _enclosing(ctx.b, af.new_path, n)
+                what = "drop reason subsystem" if name.startswith("SKB_DROP_REASON_SUBSYS_") \
+                    else "drop reason"
                 out.append(make("SKBDROP_UNKNOWN_REASON", af.new_path, n,
                                 (f"{func}(): " if func else "")
-                                + f"drop reason {name} is not defined in this tree",
+                                + f"{what} {name} is not defined in this tree",
                                 function=func, column=m.start() + 1,
                                 fix=f"add {name} to the catalogue with a kernel-doc comment, "
                                     "or use an existing reason",
