@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from . import parse
 from .parse import Node
 
-FACTS_VERSION = 13
+FACTS_VERSION = 14
 
 Term = tuple
 NS = ("const", "SKB_DROP_REASON_NOT_SPECIFIED")
@@ -602,7 +602,8 @@ class _FunctionFlow:
         body = self.node.child_by_field_name("body")
         text = self.node.text
         needs_flow = body is not None and (b"drop_reason" in text or b"SKB_DR" in text
-                                           or b"trace_kfree_skb" in text or b"trace_consume_skb" in text)
+                                           or b"trace_kfree_skb" in text or b"trace_consume_skb" in text
+                                           or bool(self.reason_params) or bool(self.out_params))
         if needs_flow:
             for _ in range(6):
                 before = {k: dict(v) if v else v for k, v in self.labels.items()}

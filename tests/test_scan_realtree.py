@@ -286,8 +286,8 @@ def test_enclosing_function_names_are_defined_in_the_file(analysis_612, root_612
             text = fh.read()
         for n in names:
             plain = n[len("__do_sys_"):] if n.startswith("__do_sys_") else n
-            if not re.search(r"(?m)^(?:[\w\s\*]*[\s\*])?" + re.escape(n) + r"\s*\(|"
-                             r"(?m)^\s*#\s*define\s+" + re.escape(n) + r"\(|"
-                             r"(?m)^[A-Z_0-9]+\(\s*" + re.escape(plain) + r"\s*[,)]", text):
+            if not re.search(r"^(?:[\w\s\*]*[\s\*])?" + re.escape(n) + r"\s*\(|"
+                             r"^\s*#\s*define\s+" + re.escape(n) + r"\(|"
+                             r"^[A-Z_0-9]+\(\s*" + re.escape(plain) + r"\s*[,)]", text, re.M):
                 bad.append((f, n))
     assert bad == []
