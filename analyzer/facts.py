@@ -225,11 +225,7 @@ class _Extractor:
                 continue
             if line in macro_lines:
                 continue
-            depth, k = 1, m.end()
-            while k < len(text) and depth:
-                depth += {"(": 1, ")": -1}.get(text[k], 0)
-                k += 1
-            args = tuple(_norm(a) for a in _split_top(text[m.end():k - 1])) if k - 1 > m.end() else ()
+            args = tuple(_norm(a) for a in call_args(text, m.end()))
             terms = tuple(tuple(sorted({("const", a)} if ENUMERATOR_LIKE.match(a) and not a.islower()
                                        else {("unknown", "call outside the parsed code")}))
                           for a in args)
@@ -358,6 +354,16 @@ def _looks_like_params(inner: str) -> bool:
         if len(words) >= 2 or "*" in part or "(" in part:
             return True
     return False
+
+
+def call_args(text: str, start: int) -> list[str]:
+    """The top-level arguments of the call whose "(" ends just before START."""
+    depth, k = 1, start
+    while k < len(text) and depth:
+        depth += {"(": 1, ")": -1}.get(text[k], 0)
+        k += 1
+    inner = text[start:k - 1]
+    return _split_top(inner) if inner.strip() else []
 
 
 def _split_top(s: str) -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from . import catalogue as cat_mod
 from .callgraph import build_callgraph
-from .facts import ENUMERATOR_LIKE, CallFact, FileFacts, FunctionFact
+from .facts import ENUMERATOR_LIKE, CallFact, FileFacts, FunctionFact, call_args
 from .family import derive_family
 from .model import (Analysis, FamilyMember, FilesInfo, KernelInfo, Site, Skipped, Summary)
 
@@ -304,17 +304,12 @@ _MACRO_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 
 
 def _macro_sites(path, mac, fam, resolver: Resolver, consumed):
-    from .facts import _split_top
     body = mac.body
     for mm in _MACRO_CALL.finditer(body):
         m = fam.get(mm.group(1))
         if m is None:
             continue
-        depth, k = 1, mm.end()
-        while k < len(body) and depth:
-            depth += {"(": 1, ")": -1}.get(body[k], 0)
-            k += 1
-        args = [a.strip() for a in _split_top(body[mm.end():k - 1])]
+        args = [a.strip() for a in call_args(body, mm.end())]
         arg, reasons, causes, resolution = None, set(), [], "unspecified"
         if m.reason_param is not None:
             if m.reason_param < len(args):
