@@ -555,19 +555,10 @@ def _gold(version: str) -> dict:
         return json.load(f)
 
 
-def _skip_stale_num(gold: dict) -> None:
-    # 6.18/expected.json (another helper's) was written when the rule kept the
-    # SKB_DROP_REASON_SUBSYS_NUM count among the subsystems; its owner regenerates it
-    # with tests/tools/make_layout_gold.py 6.18 (see layouts/README.md)
-    if "SKB_DROP_REASON_SUBSYS_NUM" in gold["subsystems"]:
-        pytest.xfail("gold predates the rule without SKB_DROP_REASON_SUBSYS_NUM")
-
-
 @pytest.mark.parametrize("version", _layout_dirs())
 def test_layout_gold_is_current(version):
     """The committed gold is what the oracle computes from the fixture now."""
     gold = _gold(version)
-    _skip_stale_num(gold)
     assert catalogue_gold(os.path.join(LAYOUTS, version)) == \
         {k: gold[k] for k in ("layout", "reasons", "subsystems")}
 
@@ -575,7 +566,6 @@ def test_layout_gold_is_current(version):
 @pytest.mark.parametrize("version", _layout_dirs())
 def test_layout_scan_matches_gold(version):
     gold = _gold(version)
-    _skip_stale_num(gold)
     analysis = _scan(os.path.join(LAYOUTS, version))
     assert analysis.kernel.layout == gold["layout"]
     got = {r.name: r.value for r in analysis.reasons}
