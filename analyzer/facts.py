@@ -130,6 +130,7 @@ class _Extractor:
     def __init__(self, path: str, data: bytes, text: str, catalogue: str | None):
         self.path, self.data, self.text, self.catalogue = path, data, text, catalogue
         self.lines = text.split("\n")
+        self.param_cache: dict[int, dict[str, int]] = {}
         # byte offset -> (line, column) is given by tree-sitter's points (byte columns)
 
     def run(self) -> FileFacts:
@@ -145,9 +146,10 @@ class _Extractor:
         for m in parse.matches("functions", root):
             node, name = m["function"][0], _txt(m["name"][0])
             fn_nodes[node.start_point[0]] = (name, node)
-        region_names = {}
-        for start, end, name, sig_line in regions:
-            region_names[start] = name
+        # function definitions by byte span: the innermost one holding a node (walking
+        # up `parent` is quadratic in deep initialisers such as lib/test_bpf.c)
+        self.fn_spans = sorted((n.start_byte, n.end_byte, n) for _, n in fn_nodes.values())
+        self.fn_starts = [sp[0] for sp in self.fn_spans]
         seen = set()
         for start_row, (ts_name, node) in sorted(fn_nodes.items()):
             name = self._enclosing(start_row + 1, node) or ts_name
@@ -200,6 +202,8 @@ class _Extractor:
     def _text_calls(self, seen: set[tuple[int, int]]) -> list[CallFact]:
         """Family-like calls the parser did not form (inside ERROR regions, e.g. after
         `__printf(2, 3)`), found in the text with comments and strings blanked."""
+        if not _TEXT_CALL.search(self.text):
+            return []
         text = _BLANK.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), self.text)
         lines = text.split("\n")
         starts = [0]
@@ -241,24 +245,34 @@ class _Extractor:
             start, end, name, sig = self.regions[i]
             if sig <= line <= end and name:
                 return name
-        n = node
-        while n is not None:
-            if n.type == "function_definition":
-                return _declarator_name(n)
-            n = n.parent
+        fn = self._function_node(node)
+        return _declarator_name(fn) if fn is not None else None
+
+    def _function_node(self, node: Node | None) -> Node | None:
+        if node is None:
+            return None
+        i = bisect.bisect_right(self.fn_starts, node.start_byte) - 1
+        while i >= 0:
+            start, end, fn = self.fn_spans[i]
+            if start <= node.start_byte and node.end_byte <= end:
+                return fn
+            i -= 1
+            if i >= 0 and self.fn_spans[i][1] < node.start_byte and end < node.start_byte:
+                break
         return None
 
     def _params_of(self, func: str | None, node: Node) -> dict[str, int]:
-        n = node
-        while n is not None:
-            if n.type == "function_definition":
-                return {p.name: i for i, p in enumerate(_params(n))}
-            n = n.parent
-        return {}
+        fn = self._function_node(node)
+        if fn is None:
+            return {}
+        got = self.param_cache.get(fn.id)
+        if got is None:
+            got = self.param_cache[fn.id] = {p.name: i for i, p in enumerate(_params(fn))}
+        return got
 
 
 _BLANK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
-_TEXT_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_TEXT_CALL = re.compile(r"\b(\w*(?:skb|drop|reason|consume|kfree|SKB_DR)\w*)\s*\(")
 _NOT_CALLS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "defined"})
 _DECL_BEFORE = re.compile(r"(?:^|[\s(])(?:void|int|bool|static|inline|extern|unsigned|long|"
                           r"u32|struct\s+\w+|enum\s+\w+|__\w+)\s*\**\s*$|\.\s*$|->\s*$|&\s*$")
@@ -591,9 +605,7 @@ class _FunctionFlow:
         ret = node.child_by_field_name("type")
         self.returns_reason = ret is not None and bool(REASON_TYPE.search(_txt(ret))) and \
             not _txt(node.child_by_field_name("declarator")).lstrip().startswith("*")
-        body_text = _txt(node)
-        self.tracked_names = set(_ASSIGNED_REASON.findall(body_text)) | \
-            {n for n in _DECLARED_NAMES.findall(body_text) if "reason" in n}
+        self.tracked_names: set[str] = set()
         self.state: dict | None = {}
         self.record: dict[tuple[int, int], list[frozenset]] = {}
         self.returns: frozenset = frozenset()
@@ -611,6 +623,9 @@ class _FunctionFlow:
                                            or b"trace_kfree_skb" in text or b"trace_consume_skb" in text
                                            or bool(self.reason_params) or bool(self.out_params))
         if needs_flow:
+            body_text = _txt(self.node)
+            self.tracked_names = set(_ASSIGNED_REASON.findall(body_text)) | \
+                {n for n in _DECLARED_NAMES.findall(body_text) if "reason" in n}
             for _ in range(6):
                 before = {k: dict(v) if v else v for k, v in self.labels.items()}
                 self.state = {n: frozenset({("param", i)}) for n, i in self.reason_params.items()}

@@ -1,17 +1,20 @@
 """`skbdrop scan`: KERNEL -> tree -> per-file facts (cached, parallel) -> link -> Analysis."""
 from __future__ import annotations
 
+import gc
+import hashlib
 import os
+import pickle
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 
 from . import atomic
 from .cache import FactsCache, content_key
-from .facts import CATALOGUE_MARKERS, PREFILTER, FileFacts, SkipFile, extract
+from .facts import FACTS_VERSION, FileFacts, SkipFile, extract
 from .link import link
 from .model import Analysis, KernelInfo
-from .tree import Tree, cache_dir, open_tree
+from .tree import Tree, cache_dir, open_tree, worth_keeping
 
 __all__ = ["scan", "collect_facts", "link", "Facts"]
 
@@ -25,18 +28,24 @@ class Facts(dict):
         self.scanned = 0
 
 
-def _relevant(data: bytes) -> bool:
-    return any(p in data for p in PREFILTER) or any(m in data for m in CATALOGUE_MARKERS)
-
-
-def _work(item: tuple[str, bytes | None, str | None]) -> tuple[str, str, FileFacts | None, str | None]:
-    path, data, full = item
+def _work(item: tuple[str, bytes | None, str | None, str | None]):
+    """In a worker: read (if needed), judge, hash, look up or parse and cache one file.
+    Returns (path, key, facts or None, error or None); key "" means not worth parsing."""
+    path, data, full, cache_root = item
     try:
         if data is None:
             with open(full, "rb") as f:
                 data = f.read()
+        if not worth_keeping(data):
+            return path, "", None, None
         key = content_key(data)
-        return path, key, extract(path, data), None
+        cache = FactsCache(cache_root)
+        hit = cache.get(key)
+        if hit is not None:
+            return path, key, hit, None
+        facts = extract(path, data)
+        cache.put(key, facts)
+        return path, key, facts, None
     except SkipFile as e:
         return path, "", None, str(e)
     except OSError as e:
@@ -49,52 +58,136 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
                   progress: bool = False,
                   overrides: Mapping[str, bytes] | None = None) -> Facts:
     """Facts for every relevant .c/.h file of TREE; OVERRIDES replaces file contents
-    (a patched file), and adds files that are not in the tree."""
+    (a patched file), and adds files that are not in the tree.
+
+    Files are parsed in worker processes while the main process goes on reading; a
+    directory tree keeps a manifest (size, mtime -> content key) in the cache, so a warm
+    scan stats files instead of reading them."""
     cache = FactsCache(cache_dir() if use_cache else None)
+    manifest = Manifest.load(tree) if use_cache else None
     out = Facts()
-    todo: list[tuple[str, bytes | None, str | None]] = []
-    keys: dict[str, str] = {}
     overrides = dict(overrides or {})
-    bar = _progress(progress, "reading")
-    for path, data, full in _with_overrides(tree.iter_files(), overrides):
-        out.scanned += 1
-        if bar is not None:
-            bar.update(1)
-        if data is None:
-            try:
-                with open(full, "rb") as f:
-                    data = f.read()
-            except OSError as e:
-                out.skipped[path] = f"unreadable: {e.strerror or e}"
-                continue
-        if not _relevant(data):
-            continue
-        key = content_key(data)
-        hit = cache.get(key)
-        if hit is not None:
-            out[path] = hit if hit.path == path else _repath(hit, path)
-            continue
-        keys[path] = key
-        todo.append((path, data, None))
-    if bar is not None:
-        bar.close()
     jobs = jobs or os.cpu_count() or 1
-    bar = _progress(progress, "parsing", total=len(todo))
-    results: Iterable
-    if jobs > 1 and len(todo) > 8:
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            results = list(_tick(ex.map(_work, todo, chunksize=8), bar))
-    else:
-        results = list(_tick(map(_work, todo), bar))
-    if bar is not None:
-        bar.close()
-    for path, key, facts, err in results:
-        if err is not None:
-            out.skipped[path] = err
-            continue
-        out[path] = facts
-        cache.put(key, facts)
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    pending: list = []
+    chunk: list = []
+    fulls: dict[str, str] = {}
+    bar = _progress(progress, "scanning")
+    was_enabled = gc.isenabled()
+    gc.disable()
+
+    def flush():
+        if chunk:
+            work = list(chunk)
+            pending.append(pool.submit(_work_chunk, work) if pool else _Done(_work_chunk(work)))
+            chunk.clear()
+    try:
+        for path, data, full in _with_overrides(tree.iter_files(), overrides):
+            out.scanned += 1
+            if bar is not None:
+                bar.update(1)
+            if full:
+                fulls[path] = full
+            if data is None and manifest is not None:
+                known = manifest.lookup(path, full)
+                if known is not None:
+                    if known == "":
+                        continue                      # irrelevant, unchanged
+                    hit = cache.get(known)
+                    if hit is not None:
+                        out[path] = hit if hit.path == path else _repath(hit, path)
+                        continue
+            chunk.append((path, data, full, cache.root and os.path.dirname(cache.root)))
+            if len(chunk) >= 32:
+                flush()
+        flush()
+        for fut in pending:
+            for path, key, facts, err in fut.result():
+                if err is not None:
+                    out.skipped[path] = err
+                    continue
+                full = fulls.get(path)
+                if manifest is not None and full:
+                    manifest.record(path, full, key)
+                if facts is not None:
+                    out[path] = facts if facts.path == path else _repath(facts, path)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        if bar is not None:
+            bar.close()
+        if was_enabled:
+            gc.enable()
+    if manifest is not None:
+        manifest.save()
     return out
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _work_chunk(items):
+    gc.enable()           # a forked worker inherits the reader's disabled GC; parsing needs it
+    return [_work(i) for i in items]
+
+
+class Manifest:
+    """path -> (size, mtime_ns, content key or "" for a file not worth parsing), per
+    directory tree, so that unchanged files are not read again."""
+
+    def __init__(self, path: str | None, entries: dict):
+        self.path, self.entries, self.new = path, entries, {}
+
+    @classmethod
+    def load(cls, tree: Tree) -> "Manifest | None":
+        root = getattr(tree, "root", None)
+        if tree.kind != "dir" or not root:
+            return None
+        name = hashlib.blake2b(os.path.realpath(root).encode(), digest_size=12).hexdigest()
+        path = os.path.join(cache_dir(), f"manifest-v{FACTS_VERSION}", name + ".pkl")
+        try:
+            with open(path, "rb") as f:
+                entries = pickle.load(f)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError):
+            entries = {}
+        return cls(path, entries)
+
+    def lookup(self, rel: str, full: str) -> str | None:
+        e = self.entries.get(rel)
+        if e is None:
+            return None
+        try:
+            st = os.stat(full)
+        except OSError:
+            return None
+        if (st.st_size, st.st_mtime_ns) != e[:2]:
+            return None
+        self.new[rel] = e
+        return e[2]
+
+    def record(self, rel: str, full: str, key: str) -> None:
+        try:
+            st = os.stat(full)
+        except OSError:
+            return
+        self.new[rel] = (st.st_size, st.st_mtime_ns, key)
+
+    def save(self) -> None:
+        if self.new == self.entries:
+            return
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            tmp = self.path + f".{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                pickle.dump(self.new, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
 
 
 def _with_overrides(files, overrides: dict[str, bytes]):
@@ -112,13 +205,6 @@ def _repath(f: FileFacts, path: str) -> FileFacts:
     return replace(f, path=path)
 
 
-def _tick(it, bar):
-    for x in it:
-        if bar is not None:
-            bar.update(1)
-        yield x
-
-
 def _progress(enabled: bool, desc: str, total: int | None = None):
     if not enabled or not sys.stderr.isatty():
         return None
@@ -134,7 +220,7 @@ def scan(spec: str, *, jobs: int | None = None, use_cache: bool = True,
     tree = open_tree(spec)
     facts = collect_facts(tree, jobs=jobs, use_cache=use_cache, progress=progress)
     return link(facts, KernelInfo(version=tree.version, source=tree.source, layout=""),
-                skipped=facts.skipped, scanned=facts.scanned)
+                skipped=facts.skipped, scanned=max(facts.scanned, getattr(tree, "count", 0)))
 
 
 def command(args) -> int:

@@ -21,6 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .errors import InputError
+from .facts import CATALOGUE_MARKERS, PREFILTER
+
+
+def worth_keeping(data: bytes) -> bool:
+    """Could this file hold a site, a family member or the catalogue?"""
+    return any(p in data for p in PREFILTER) or any(m in data for m in CATALOGUE_MARKERS)
 
 SOURCE_EXT = (".c", ".h")
 TAR_EXT = (".tar.xz", ".tar.gz", ".tgz", ".tar.bz2", ".tar", ".txz")
@@ -116,6 +122,7 @@ class TarTree(Tree):
     def __init__(self, path: str):
         self.path = path
         self._contents: dict[str, bytes] = {}
+        self.count = 0
         self._prefix = ""
         version = None
         try:
@@ -133,7 +140,10 @@ class TarTree(Tree):
                         version = _version_from_makefile(
                             tf.extractfile(m).read(4096).decode("utf-8", "replace"))
                     elif rel.endswith(SOURCE_EXT):
-                        self._contents[rel] = tf.extractfile(m).read()
+                        data = tf.extractfile(m).read()
+                        self.count += 1
+                        if worth_keeping(data):       # the rest could not hold a site
+                            self._contents[rel] = data
         except (tarfile.TarError, EOFError, OSError, ValueError) as e:
             why = str(e).split("\n")[0].rstrip(":") or type(e).__name__
             raise InputError(f"{path}: corrupt or truncated tarball ({why})") from None
