@@ -146,7 +146,7 @@ class Manifest:
     @classmethod
     def load(cls, tree: Tree) -> "Manifest | None":
         root = getattr(tree, "root", None)
-        if tree.kind != "dir" or not root:
+        if getattr(tree, "kind", None) != "dir" or not root:
             return None
         name = hashlib.blake2b(os.path.realpath(root).encode(), digest_size=12).hexdigest()
         path = os.path.join(cache_dir(), f"manifest-v{FACTS_VERSION}", name + ".pkl")
