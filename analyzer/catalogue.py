@@ -283,7 +283,7 @@ class _Eval:
         self.values, self.macros = values, macros
 
     def __call__(self, toks: list[str]) -> int:
-        toks = _Expander({k: v for k, v in self.macros.items() if v.params is None or True}).expand(toks)
+        toks = _Expander(self.macros).expand(toks)
         src = " ".join(toks)
         src = _CAST.sub(" ", src)
         src = src.replace("__force", " ")

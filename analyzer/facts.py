@@ -630,8 +630,6 @@ class _FunctionFlow:
                 before = {k: dict(v) if v else v for k, v in self.labels.items()}
                 self.state = {n: frozenset({("param", i)}) for n, i in self.reason_params.items()}
                 self.stmt(body)
-                if self.state is not None and self.returns_reason:
-                    pass  # falling off the end of a non-void function: undefined, ignore
                 if before == self.labels:
                     break
         calls = {k: tuple(tuple(sorted(s)) for s in v) for k, v in self.record.items()}

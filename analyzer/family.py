@@ -99,9 +99,8 @@ def derive_family(facts: Mapping[str, FileFacts], index, resolver) -> list[Famil
 
 
 def _add(fam: dict, m: FamilyMember) -> None:
-    old = fam.get(m.name)
-    if old is None or (old.file.endswith(".h") and not m.file.endswith(".h") and False):
-        fam[m.name] = m
+    """The first definition found (files in path order) names the member."""
+    fam.setdefault(m.name, m)
 
 
 def _wrapper(fn, path, c, g: FamilyMember, skb: int, resolver) -> FamilyMember | None:

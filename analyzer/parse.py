@@ -16,7 +16,7 @@ QUERY_DIRS = (
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "queries", "c"),
 )
 
-__all__ = ["Node", "Tree", "parse", "captures", "matches"]
+__all__ = ["Node", "Tree", "parse", "matches"]
 
 
 @lru_cache(maxsize=1)
