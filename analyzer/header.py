@@ -86,7 +86,7 @@ def catalogue(a: Analysis) -> Catalogue:
         subs.append(SubsysView(s, rs))
     shift = mask = None
     if a.subsystems:
-        shift = KERNEL_SUBSYS_SHIFT
+        shift = a.kernel.subsys_shift or KERNEL_SUBSYS_SHIFT   # older analysis files lack it
         mask = (by_name["SKB_DROP_REASON_SUBSYS_MASK"].value
                 if "SKB_DROP_REASON_SUBSYS_MASK" in by_name else 0xFFFF0000)
         for sv in subs:   # the layout must agree with the values the scanner computed

@@ -244,7 +244,8 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
         with_errors=sum(1 for f in parsed if f.has_errors),
         skipped=tuple(Skipped(file=p, error=e) for p, e in sorted((skipped or {}).items())))
     return Analysis(
-        kernel=KernelInfo(version=kernel.version, source=kernel.source, layout=catalogue.layout),
+        kernel=KernelInfo(version=kernel.version, source=kernel.source, layout=catalogue.layout,
+                          subsys_shift=catalogue.shift if catalogue.subsystems else None),
         reasons=catalogue.reasons, subsystems=catalogue.subsystems, family=tuple(family),
         sites=tuple(sites), callgraph=graph, files=files, summary=summary)
 

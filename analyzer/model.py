@@ -120,6 +120,7 @@ class KernelInfo:
     version: str
     source: str
     layout: str                    # none|skbuff-enum|dropreason|dropreason-xmacro|dropreason-core
+    subsys_shift: int | None = None  # SKB_DROP_REASON_SUBSYS_SHIFT where the tree has subsystems
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ class Analysis:
         cg = d.get("callgraph", {})
         fi = d.get("files", {})
         return cls(
-            kernel=KernelInfo(**d["kernel"]),
+            kernel=_build(KernelInfo, d["kernel"]),
             reasons=tuple(_build(Reason, r) for r in d.get("reasons", [])),
             subsystems=tuple(_build(Subsystem, s) for s in d.get("subsystems", [])),
             family=tuple(_build(FamilyMember, f) for f in d.get("family", [])),

@@ -31,6 +31,8 @@ def test_catalogue_sizes(analysis_61, analysis_612):
     # of them the mask, which is not a reason), 52 mac80211 and 13 openvswitch
     # enumerators, of which the reasons are the non-base, non-MAX, public ones.
     assert len(analysis_61.reasons) == 67
+    # SKB_DROP_REASON_SUBSYS_SHIFT is a #define (16) in 6.12's dropreason.h; 6.1 has none
+    assert analysis_612.kernel.subsys_shift == 16 and analysis_61.kernel.subsys_shift is None
     core = [r for r in analysis_612.reasons if r.subsystem == "core"]
     assert len(core) == 105
     by = defaultdict(int)
