@@ -84,13 +84,13 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
     try:
         for path, data, full in _with_overrides(tree.iter_files(), overrides):
             out.scanned += 1
-            if bar is not None:
-                bar.update(1)
             if full:
                 fulls[path] = full
             if data is None and manifest is not None:
                 known = manifest.lookup(path, full)
                 if known is not None:
+                    if bar is not None:
+                        bar.update(1)
                     if known == "":
                         continue                      # irrelevant, unchanged
                     hit = cache.get(known)
@@ -102,7 +102,10 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
                 flush()
         flush()
         for fut in pending:
-            for path, key, facts, err in fut.result():
+            results = fut.result()
+            if bar is not None:
+                bar.update(len(results))
+            for path, key, facts, err in results:
                 if err is not None:
                     out.skipped[path] = err
                     continue
