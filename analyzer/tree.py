@@ -249,8 +249,11 @@ def debian_tree(version: str, fetch: bool = True) -> DirTree:
         raise InputError(f"debian:{version}: not in the cache ({base})")
     debs = glob.glob(os.path.join(base, f"linux-source-{version}_*.deb"))
     if not debs:
-        r = subprocess.run(["apt-get", "download", f"linux-source-{version}"], cwd=base,
-                           capture_output=True, text=True)
+        r = _apt_download(version, base)
+        if r.returncode != 0 and os.geteuid() == 0:
+            # a fresh machine may have no package lists yet
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+            r = _apt_download(version, base)
         debs = glob.glob(os.path.join(base, f"linux-source-{version}_*.deb"))
         if r.returncode != 0 or not debs:
             msg = (r.stderr.strip().splitlines() or ["apt-get download failed"])[-1]
@@ -270,6 +273,14 @@ def debian_tree(version: str, fetch: bool = True) -> DirTree:
     shutil.rmtree(os.path.join(base, f"tree-{version}"), ignore_errors=True)
     os.replace(tmp, os.path.join(base, f"tree-{version}"))
     return DirTree(tree_dir, source=f"debian:{version} ({_deb_version(base, version)})")
+
+
+def _apt_download(version: str, base: str):
+    try:
+        return subprocess.run(["apt-get", "download", f"linux-source-{version}"], cwd=base,
+                              capture_output=True, text=True)
+    except FileNotFoundError:
+        raise InputError(f"debian:{version}: apt-get is not available on this machine") from None
 
 
 def _deb_version(base: str, version: str) -> str:
