@@ -144,32 +144,22 @@ def analysis() -> Analysis:
 
 
 # --- the fixture is checked against the real 6.12 source ---------------------------------
-TREE_612 = os.path.expanduser("~/.cache/skbdrop/debian/tree-6.12/linux-source-6.12")
-
-
-def test_fixture_sites_are_real_612_lines():
+def test_fixture_sites_are_real_612_lines(root_612):
     """Each hand-made site names a line of Debian's 6.12.117 tree that really calls its
     drop function (so the expectations below are read from the code, not invented)."""
-    import pytest
-    if not os.path.isdir(os.path.join(TREE_612, "net")):
-        pytest.skip("Debian 6.12 tree not extracted (make kernels)")
     for s in SITES:
-        with open(os.path.join(TREE_612, s.file), encoding="utf-8", errors="replace") as f:
+        with open(os.path.join(root_612, s.file), encoding="utf-8", errors="replace") as f:
             lines = f.read().splitlines()
         text = lines[s.line - 1]
         assert s.callee + "(" in text, (s.file, s.line, text)
         assert text.strip() == s.source, (s.file, s.line, text)
 
 
-def test_fixture_nodes_are_real_612_functions():
+def test_fixture_nodes_are_real_612_functions(root_612):
     """Each node's line is its definition in 6.12.117, static exactly when the node says so;
     each edge's line really calls the callee."""
-    import pytest
-    if not os.path.isdir(os.path.join(TREE_612, "net")):
-        pytest.skip("Debian 6.12 tree not extracted (make kernels)")
-
     def line(file, n):
-        with open(os.path.join(TREE_612, file), encoding="utf-8", errors="replace") as f:
+        with open(os.path.join(root_612, file), encoding="utf-8", errors="replace") as f:
             return f.read().splitlines()[n - 1]
     for n in NODES:
         text = line(n.file, n.line)

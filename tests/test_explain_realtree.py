@@ -28,10 +28,7 @@ UNAMBIGUOUS = {("unix_release_sock", "SOCKET_CLOSE"), ("ip_local_deliver_finish"
 
 
 def _scan(spec):
-    try:
-        from analyzer.scan import scan
-    except ImportError:
-        pytest.skip("analyzer.scan not available yet")
+    from analyzer.scan import scan
     return scan(spec)
 
 
