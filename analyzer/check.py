@@ -1281,8 +1281,8 @@ def render(rep: CheckReport, fmt: str, *, terse: bool = False) -> str:
 
 
 def command(args) -> int:
-    from .atomic import write_text
+    from .atomic import write_output
     rep = run(args)
-    write_text(getattr(args, "output", "-") or "-", render(rep, args.format,
-                                                         terse=getattr(args, "terse", False)))
+    write_output(getattr(args, "output", "-") or "-", render(rep, args.format,
+                                                           terse=getattr(args, "terse", False)))
     return rep.exit_code()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from typing import Any
 
 from .errors import InputError
@@ -121,14 +120,8 @@ def read_csv(text: str, table: str) -> list[dict[str, Any]]:
 
 
 def command(args) -> int:
-    from .atomic import write_text
+    from .atomic import write_output
     a = load(args.kernel, args)
     text = (to_csv if args.format == "csv" else to_json)(a, args.table, args.kernel)
-    out = getattr(args, "output", "-")
-    if out != "-" and os.path.isdir(out):
-        raise InputError(f"{out}: is a directory")
-    try:
-        write_text(out, text)
-    except OSError as e:
-        raise InputError(f"{out}: cannot write: {e.strerror}") from None
+    write_output(getattr(args, "output", "-"), text)
     return 0

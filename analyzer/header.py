@@ -17,7 +17,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 
-from .errors import InputError, NoCatalogue
+from .errors import NoCatalogue
 from .model import CORE, Analysis, Reason, Subsystem
 
 PREFIX = "SKBDROP_REASON_"
@@ -243,14 +243,8 @@ def render(a: Analysis, spec: str = "") -> str:
 
 
 def command(args) -> int:
-    from .atomic import write_text
+    from .atomic import write_output
     a = load(args.kernel, args)
     text = render(a, args.kernel)
-    out = args.output
-    if out != "-" and os.path.isdir(out):
-        raise InputError(f"{out}: is a directory")
-    try:
-        write_text(out, text)
-    except OSError as e:
-        raise InputError(f"{out}: cannot write: {e.strerror}") from None
+    write_output(args.output, text)
     return 0

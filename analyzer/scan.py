@@ -256,7 +256,7 @@ def command(args) -> int:
     a = scan(args.kernel, jobs=args.jobs, use_cache=not args.no_cache, progress=True)
     for s in a.files.skipped:
         sys.stderr.write(f"skbdrop: warning: skipped {s.file}: {s.error}\n")
-    atomic.write_text(args.output, a.to_json())
+    atomic.write_output(args.output, a.to_json())
     if args.output != "-" and sys.stderr.isatty():
         s = a.summary
         sys.stderr.write(f"{a.kernel.version}: {s.drop_sites} drop sites ({s.with_reason} with a reason, "

@@ -201,3 +201,12 @@ def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "analyzer.cli", "scan", "/nonexistent"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("where", ["missing-dir/out.json", "."])
+def test_unwritable_output_is_an_input_error(tmp_path, capsys, where):
+    target = str(tmp_path / where) if where != "." else str(tmp_path)
+    code, out, err = run_cli(["scan", IDIOMS, "-o", target], capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith(f"skbdrop: {target}: ")
+    assert "internal error" not in err and "Traceback" not in err
