@@ -205,7 +205,6 @@ def _with_overrides(files, overrides: dict[str, bytes]):
 
 
 def _repath(f: FileFacts, path: str) -> FileFacts:
-    from dataclasses import replace
     return replace(f, path=path)
 
 
