@@ -23,7 +23,7 @@ $(STAMP):
 deps: $(STAMP)
 
 kernels: deps
-	$(PYTHON) -m analyzer.fetch debian:6.1 debian:6.12
+	$(PYTHON) -m analyzer.source.fetch debian:6.1 debian:6.12
 
 scan: deps
 	$(PYTHON) -m analyzer.cli scan $(KERNEL) -o out/analysis.json

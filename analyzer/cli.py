@@ -11,19 +11,19 @@ import importlib
 import os
 import sys
 
-from . import __version__
-from .errors import InputError
+from analyzer import __version__
+from analyzer.errors import InputError
 
 # subcommand -> module implementing ``command(args) -> int``
 MODULES = {
-    "scan": "analyzer.scan",
-    "report": "analyzer.html",
-    "header": "analyzer.header",
-    "export": "analyzer.export",
-    "verify": "analyzer.verify",
-    "diff": "analyzer.diff",
-    "check": "analyzer.check",
-    "explain": "analyzer.explain",
+    "scan": "analyzer.commands.scan",
+    "report": "analyzer.commands.report",
+    "header": "analyzer.commands.header",
+    "export": "analyzer.commands.export",
+    "verify": "analyzer.commands.verify",
+    "diff": "analyzer.commands.diff",
+    "check": "analyzer.commands.check",
+    "explain": "analyzer.commands.explain",
 }
 
 

@@ -39,7 +39,7 @@ def main() -> int:
     ap.add_argument("--kernel", default="debian:6.12")
     ap.add_argument("--only-scan", action="store_true")
     a = ap.parse_args()
-    from analyzer.tree import open_tree
+    from analyzer.source.tree import open_tree
     tree = open_tree(a.kernel)
     root = tree.root
     print(f"kernel {a.kernel}: {tree.version} at {root}")

@@ -24,8 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from analyzer.events import Aggregate, read_events  # noqa: E402
-from analyzer.explain import Index, explain_events, text_trace, trace_report  # noqa: E402
+from analyzer.events.readers import Aggregate, read_events  # noqa: E402
+from analyzer.commands.explain import Index, explain_events, text_trace, trace_report  # noqa: E402
 
 DATA = os.path.join(ROOT, "tests", "data", "runtime-6.18")
 FILES = {"trace": "trace.txt", "perf": "perf-script.txt", "dropwatch": "dropwatch.txt",
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         from test_explain_fixture import analysis
         an = analysis()
     else:
-        from analyzer.api import load_analysis
+        from analyzer.pipeline import load_analysis
         an = load_analysis(a.kernel)
     t_load = time.perf_counter() - t0
     rss_loaded = rss_mb()

@@ -43,9 +43,9 @@ def main() -> int:
     ap.add_argument("--out", help="report directory (default: a temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary report")
     a = ap.parse_args()
-    from analyzer.api import load_analysis
-    from analyzer.html import OutputDir, ReportInput, build_report
-    from analyzer.html_source import open_source
+    from analyzer.pipeline import load_analysis
+    from analyzer.commands.report import OutputDir, ReportInput, build_report
+    from analyzer.formats.html.source import open_source
 
     t = time.perf_counter()
     an = load_analysis(a.kernel)

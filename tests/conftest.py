@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from analyzer.scan import scan
-from analyzer.tree import open_tree
+from analyzer.pipeline import scan
+from analyzer.source.tree import open_tree
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "tests", "fixtures")

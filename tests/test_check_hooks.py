@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from analyzer.tree import open_tree
+from analyzer.source.tree import open_tree
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOOKS = os.path.join(ROOT, ".pre-commit-hooks.yaml")

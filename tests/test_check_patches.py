@@ -18,9 +18,9 @@ from types import SimpleNamespace
 import jsonschema
 import pytest
 
-from analyzer import check
+from analyzer.commands import check
 from analyzer.cli import main
-from analyzer.sarif import to_sarif
+from analyzer.formats.sarif import to_sarif
 
 pytestmark = pytest.mark.realtree
 

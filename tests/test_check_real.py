@@ -19,10 +19,10 @@ import os
 import jsonschema
 import pytest
 
-from analyzer import check
-from analyzer.patch import parse_patch
-from analyzer.sarif import to_sarif
-from analyzer.tree import open_tree
+from analyzer.commands import check
+from analyzer.source.patch import parse_patch
+from analyzer.formats.sarif import to_sarif
+from analyzer.source.tree import open_tree
 
 SCHEMA = os.path.join(os.path.dirname(__file__), "data", "check", "sarif-schema-2.1.0.json")
 

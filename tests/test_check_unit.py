@@ -17,9 +17,11 @@ from types import SimpleNamespace
 import jsonschema
 import pytest
 
-from analyzer import check, patch as P
+from analyzer.commands import check
+
+from analyzer.source import patch as P
 from analyzer.cli import main
-from analyzer.findings import RULES, at_least
+from analyzer.model.findings import RULES, at_least
 from analyzer.model import Analysis, FamilyMember, KernelInfo, Reason, Site, Subsystem
 
 HERE = os.path.dirname(__file__)
@@ -425,7 +427,7 @@ def test_sarif_validates(tmp_path):
     text = make_patch("include/net/dropreason-core.h", CORE_H, core) + \
         make_patch("net/foo/rcv.c", RCV_C, new).split("---\n", 1)[1]
     rep = run_check(text, tmp_path)
-    from analyzer.sarif import to_sarif
+    from analyzer.formats.sarif import to_sarif
     log = to_sarif(rep)
     with open(SCHEMA) as f:
         jsonschema.Draft7Validator(json.load(f)).validate(log)
@@ -537,7 +539,7 @@ def test_series_with_an_irrelevant_patch_in_between(tmp_path):
 
 
 def test_text_for_a_finding_outside_the_patch():
-    from analyzer.findings import make
+    from analyzer.model.findings import make
     f = make("SKBDROP_REASONS_LOST", "net/foo/other.c", 12, "bar(): this drop can no longer "
              "report NO_SOCKET; now: TCP_CSUM", function="bar", source="\tkfree_skb_reason(skb, r);",
              marker="", patch="p", patch_line=0)

@@ -21,7 +21,7 @@ import json
 import os
 
 from analyzer import cli
-from analyzer.diff import diff, fails, to_dict, to_text
+from analyzer.commands.diff import diff, fails, to_dict, to_text
 from analyzer.model import Analysis
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -21,7 +21,7 @@ import json
 import pytest
 
 from analyzer import cli
-from analyzer.diff import diff, to_text
+from analyzer.commands.diff import diff, to_text
 
 pytestmark = pytest.mark.realtree
 

@@ -8,8 +8,8 @@ import tracemalloc
 
 import pytest
 
-from analyzer import events as ev
-from analyzer.events import Aggregate, Reader, parse_location, read_events, read_text
+from analyzer.events import readers as ev
+from analyzer.events.readers import Aggregate, Reader, parse_location, read_events, read_text
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "runtime-6.18")
 

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from analyzer.cli import main
-from analyzer.events import read_text
-from analyzer.explain import (CERTAIN, ONE_OF, Index, explain_events, reason_report, run_trace,
+from analyzer.events.readers import read_text
+from analyzer.commands.explain import (CERTAIN, ONE_OF, Index, explain_events, reason_report, run_trace,
                               text_trace)
 
 from test_explain_fixture import analysis as fixture_analysis

@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from analyzer.events import read_text
-from analyzer.explain import CERTAIN, Index, explain_events, reason_report, run_trace
+from analyzer.events.readers import read_text
+from analyzer.commands.explain import CERTAIN, Index, explain_events, reason_report, run_trace
 
 from test_explain import DATA, EXPECTED_612, FORMATS, answer
 
@@ -28,7 +28,7 @@ UNAMBIGUOUS = {("unix_release_sock", "SOCKET_CLOSE"), ("ip_local_deliver_finish"
 
 
 def _scan(spec):
-    from analyzer.scan import scan
+    from analyzer.pipeline import scan
     return scan(spec)
 
 
@@ -38,7 +38,7 @@ def a612(request):
     SKBDROP_ANALYSIS_612, else the shared session fixture of conftest, else a (cached) scan."""
     saved = os.environ.get("SKBDROP_ANALYSIS_612")
     if saved:
-        from analyzer.api import load_analysis
+        from analyzer.pipeline import load_analysis
         return load_analysis(saved)
     try:
         return request.getfixturevalue("analysis_612")
@@ -50,7 +50,7 @@ def a612(request):
 def a618():
     """An Analysis holding only the 6.18.44 fixture's catalogue, built by the scanner's own
     catalogue stage from the fixture headers (the fixture has no .c files: no sites)."""
-    from analyzer import catalogue
+    from analyzer.link import catalogue
     from analyzer.model import Analysis, KernelInfo
     texts = {}
     for d, _, files in os.walk(LAYOUT_618):

@@ -8,7 +8,9 @@ import os
 
 import pytest
 
-from analyzer import cli, export
+from analyzer import cli
+
+from analyzer.commands import export
 from analyzer.model import Analysis
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from analyzer import export
+from analyzer.commands import export
 
 pytestmark = pytest.mark.realtree
 

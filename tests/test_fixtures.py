@@ -454,7 +454,7 @@ def test_idiom_fixture_has_odd_bytes():
 # --- against the scanner ------------------------------------------------------------------
 
 def _scan(path: str):
-    from analyzer.scan import scan
+    from analyzer.pipeline import scan
     return scan(path, jobs=1, use_cache=False)
 
 

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from analyzer import cli
-from analyzer.header import PREFIX, catalogue, render
+from analyzer.commands.header import PREFIX, catalogue, render
 from analyzer.model import Analysis
 
 HERE = os.path.dirname(os.path.abspath(__file__))

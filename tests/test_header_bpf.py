@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from analyzer import btf
-from analyzer.header import PREFIX, catalogue, render
-from analyzer.scan import scan
+from analyzer.source import btf
+from analyzer.commands.header import PREFIX, catalogue, render
+from analyzer.pipeline import scan
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE_618 = os.path.join(HERE, "fixtures", "layouts", "6.18")

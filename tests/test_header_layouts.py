@@ -17,8 +17,8 @@ import sys
 
 import pytest
 
-from analyzer.header import PREFIX, render
-from analyzer.scan import scan
+from analyzer.commands.header import PREFIX, render
+from analyzer.pipeline import scan
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)

@@ -23,7 +23,7 @@ import sys
 
 import pytest
 
-from analyzer.header import PREFIX, render
+from analyzer.commands.header import PREFIX, render
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from analyzer.cli import main
-from analyzer.html import MARKER, ReportInput, build_report
-from analyzer.html_data import KernelView, site_class
-from analyzer.html_diff import compare
-from analyzer.html_source import DirReader, SourceReader
+from analyzer.commands.report import MARKER, ReportInput, build_report
+from analyzer.formats.html.views import KernelView, site_class
+from analyzer.formats.html.diff import compare
+from analyzer.formats.html.source import DirReader, SourceReader
 from analyzer.model import (Analysis, CallGraph, Edge, FamilyMember, KernelInfo, Node, Reason,
                             Site, Summary)
 
@@ -267,7 +267,7 @@ def test_function_pointer_pseudo_nodes_end_caller_paths():
     """`.handler` stands for every call through a ->handler field: shown, not followed."""
     import networkx as nx
 
-    from analyzer.html_data import callers_bfs, chain_to_entry
+    from analyzer.formats.html.views import callers_bfs, chain_to_entry
     g = nx.DiGraph([("a", ".handler"), ("b", ".handler"), (".handler", "f"), ("c", "f"),
                     ("d", "c")])
     t = callers_bfs(g, ["f"], 100)
@@ -448,7 +448,7 @@ def test_cli_subprocess_one_line(tmp_path):
 def test_svg_charts_are_wellformed_and_escaped():
     import xml.etree.ElementTree as ET
 
-    from analyzer.svg import bar_chart, line_chart
+    from analyzer.formats.html.svg import bar_chart, line_chart
     labels = ["6.1.192", "<b>6.12</b>"]
     for svg in (line_chart("cov & <x>", labels, [("coverage", [12.5, 40.0])], y_max=100, unit="%"),
                 bar_chart("sites", labels, [("drop", [3, 7]), ("<i>", [1, 2])])):
@@ -522,7 +522,8 @@ def test_progress_on_a_terminal(tmp_path):
 
 def test_colours_meet_wcag_aa():
     """Text colours of the stylesheet against their backgrounds: contrast >= 4.5:1."""
-    css = (Path(__file__).parent.parent / "reports/templates/assets/report.css").read_text()
+    from analyzer.formats.jinja import ASSETS
+    css = (ASSETS / "report.css").read_text()
     var = dict(re.findall(r"--([\w-]+):(#[0-9a-fA-F]{6})", css))
 
     def lum(hexc):

@@ -19,9 +19,9 @@ import time
 
 import pytest
 
-from analyzer.html import OutputDir, ReportInput, build_report
-from analyzer.html_data import KernelView
-from analyzer.html_source import open_source
+from analyzer.commands.report import OutputDir, ReportInput, build_report
+from analyzer.formats.html.views import KernelView
+from analyzer.formats.html.source import open_source
 
 pytestmark = pytest.mark.realtree
 
@@ -140,7 +140,7 @@ def test_61_and_612_trend_and_diff(tmp_path_factory, analysis_61, analysis_612):
 def test_json_input_finds_the_cached_debian_tree(tmp_path, analysis_612):
     """An analysis.json of debian:6.12 records `debian:6.12 (...)` as its source: the
     report reads the files from the cache (no download), and they match the sites."""
-    from analyzer.html_source import matches_sites, split_lines
+    from analyzer.formats.html.source import matches_sites, split_lines
     j = tmp_path / "a.json"
     j.write_text(analysis_612.to_json())
     reader = open_source(str(j), analysis_612.kernel.source)

@@ -12,7 +12,7 @@ import tarfile
 import pytest
 
 from analyzer.cli import main
-from analyzer.scan import scan
+from analyzer.pipeline import scan
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDIOMS = os.path.join(HERE, "fixtures", "idioms")
@@ -176,7 +176,7 @@ def test_output_is_deterministic_and_atomic(tmp_path, capsys):
 
 
 def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
-    from analyzer import atomic
+    from analyzer.formats import atomic
     target = tmp_path / "out.json"
 
     class Boom(Exception):

@@ -270,7 +270,7 @@ def test_callgraph_reaches_entry_points(analysis_612):
 
 
 def test_rescan_is_byte_identical(analysis_612):
-    from analyzer.scan import scan
+    from analyzer.pipeline import scan
     again = scan("debian:6.12", jobs=2)          # warm cache, other worker count
     assert again.to_json() == analysis_612.to_json()
 

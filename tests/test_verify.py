@@ -13,11 +13,13 @@ import sys
 
 import pytest
 
-from analyzer import btf, cli
+from analyzer.source import btf
+
+from analyzer import cli
 from analyzer.errors import InputError
-from analyzer.header import require_catalogue
+from analyzer.commands.header import require_catalogue
 from analyzer.model import Analysis
-from analyzer.verify import verify
+from analyzer.commands.verify import verify
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

@@ -20,8 +20,8 @@ import sys
 import pytest
 
 from analyzer import cli
-from analyzer.api import load_analysis
-from analyzer.verify import verify
+from analyzer.pipeline import load_analysis
+from analyzer.commands.verify import verify
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)

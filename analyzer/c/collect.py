@@ -1,0 +1,164 @@
+"""The facts stage over a whole tree: read, hash, look up or parse every relevant file.
+
+Files are parsed in worker processes while the main process goes on reading; a directory
+tree keeps a manifest (source/manifest.py), so a warm scan stats files instead of reading them.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+
+from analyzer.c.facts import FileFacts, SkipFile, extract
+from analyzer.source.cache import FactsCache, content_key
+from analyzer.source.manifest import Manifest
+from analyzer.source.tree import Tree, cache_dir, worth_keeping
+
+__all__ = ["Facts", "collect_facts"]
+
+
+class Facts(dict):
+    """path -> FileFacts, plus what was skipped and how many files were looked at."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.skipped: dict[str, str] = {}
+        self.scanned = 0
+
+
+def _work(item: tuple[str, bytes | None, str | None, str | None]):
+    """In a worker: read (if needed), judge, hash, look up or parse and cache one file.
+    Returns (path, key, facts or None, error or None); key "" means not worth parsing."""
+    path, data, full, cache_root = item
+    try:
+        if data is None:
+            with open(full, "rb") as f:
+                data = f.read()
+        if not worth_keeping(data):
+            return path, "", None, None
+        key = content_key(data)
+        cache = FactsCache(cache_root)
+        hit = cache.get(key)
+        if hit is not None:
+            return path, key, hit, None
+        facts = extract(path, data)
+        cache.put(key, facts)
+        return path, key, facts, None
+    except SkipFile as e:
+        return path, "", None, str(e)
+    except OSError as e:
+        return path, "", None, f"unreadable: {e.strerror or e}"
+    except RecursionError:
+        return path, "", None, "too deeply nested for the parser"
+
+
+def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True,
+                  progress: bool = False,
+                  overrides: Mapping[str, bytes] | None = None) -> Facts:
+    """Facts for every relevant .c/.h file of TREE; OVERRIDES replaces file contents
+    (a patched file), and adds files that are not in the tree.
+
+    Files are parsed in worker processes while the main process goes on reading; a
+    directory tree keeps a manifest (size, mtime -> content key) in the cache, so a warm
+    scan stats files instead of reading them."""
+    cache = FactsCache(cache_dir() if use_cache else None)
+    manifest = Manifest.load(tree) if use_cache else None
+    out = Facts()
+    overrides = dict(overrides or {})
+    jobs = jobs or os.cpu_count() or 1
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    pending: list = []
+    chunk: list = []
+    fulls: dict[str, str] = {}
+    bar = _progress(progress, "scanning")
+    was_enabled = gc.isenabled()
+    gc.disable()
+
+    def flush():
+        if chunk:
+            work = list(chunk)
+            pending.append(pool.submit(_work_chunk, work) if pool else _Done(_work_chunk(work)))
+            chunk.clear()
+    try:
+        for path, data, full in _with_overrides(tree.iter_files(), overrides):
+            out.scanned += 1
+            if full:
+                fulls[path] = full
+            if data is None and manifest is not None:
+                known = manifest.lookup(path, full)
+                if known is not None:
+                    if bar is not None:
+                        bar.update(1)
+                    if known == "":
+                        continue                      # irrelevant, unchanged
+                    hit = cache.get(known)
+                    if hit is not None:
+                        out[path] = hit if hit.path == path else _repath(hit, path)
+                        continue
+            chunk.append((path, data, full, cache.root and os.path.dirname(cache.root)))
+            if len(chunk) >= 32:
+                flush()
+        flush()
+        for fut in pending:
+            results = fut.result()
+            if bar is not None:
+                bar.update(len(results))
+            for path, key, facts, err in results:
+                if err is not None:
+                    out.skipped[path] = err
+                    continue
+                full = fulls.get(path)
+                if manifest is not None and full:
+                    manifest.record(path, full, key)
+                if facts is not None:
+                    out[path] = facts if facts.path == path else _repath(facts, path)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        if bar is not None:
+            bar.close()
+        if was_enabled:
+            gc.enable()
+    if manifest is not None:
+        manifest.save()
+    return out
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _work_chunk(items):
+    gc.enable()           # a forked worker inherits the reader's disabled GC; parsing needs it
+    return [_work(i) for i in items]
+
+
+def _with_overrides(files, overrides: dict[str, bytes]):
+    for path, data, full in files:
+        if path in overrides:
+            yield path, overrides.pop(path), None
+        else:
+            yield path, data, full
+    for path in sorted(overrides):
+        yield path, overrides[path], None
+
+
+def _repath(f: FileFacts, path: str) -> FileFacts:
+    return replace(f, path=path)
+
+
+def _progress(enabled: bool, desc: str, total: int | None = None):
+    if not enabled or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, unit=" files", leave=False, file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Runtime drop events: trace readers and the streaming aggregate."""

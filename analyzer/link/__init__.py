@@ -1,0 +1,1 @@
+"""Whole-tree reasoning over facts: catalogue, family, reason sets, call graph."""

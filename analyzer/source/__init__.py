@@ -1,0 +1,1 @@
+"""KERNEL inputs (directory, tarball, git, Debian, BTF), patches, the content cache."""

@@ -1,0 +1,315 @@
+"""KERNEL specs -> a set of source files with stable relative paths.
+
+  DIR                a kernel source directory
+  FILE.tar.xz|.tar.gz|.tar.bz2|.tar   a kernel tarball, read in place (one streaming pass)
+  REPO@REV           a git repository at a revision, read with git (no checkout)
+  debian:VER         Debian's linux-source-VER: `apt-get download` into the cache, its
+                     tarball unpacked once into the cache (safely) and read as a directory
+
+Nothing is ever read or written outside the tree and the cache: symlinks are not
+followed, tar members with absolute paths or `..` are ignored, git symlinks are skipped.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from analyzer.errors import InputError
+from analyzer.c.facts import CATALOGUE_MARKERS, PREFILTER
+
+
+def worth_keeping(data: bytes) -> bool:
+    """Could this file hold a site, a family member or the catalogue?"""
+    return any(p in data for p in PREFILTER) or any(m in data for m in CATALOGUE_MARKERS)
+
+SOURCE_EXT = (".c", ".h")
+TAR_EXT = (".tar.xz", ".tar.gz", ".tgz", ".tar.bz2", ".tar", ".txz")
+
+
+def cache_dir() -> str:
+    base = os.environ.get("SKBDROP_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "skbdrop")
+    return base
+
+
+@dataclass
+class Tree:
+    """A kernel tree: iterate its .c/.h files once, or read one by path."""
+    source: str
+    version: str
+    kind: str
+
+    def iter_files(self) -> Iterator[tuple[str, bytes | None, str | None]]:
+        """(relative path, content or None, absolute path or None) for every .c/.h file."""
+        raise NotImplementedError
+
+    def read(self, path: str) -> bytes:
+        raise NotImplementedError
+
+
+def _version_from_makefile(text: str) -> str | None:
+    vals = {}
+    for key in ("VERSION", "PATCHLEVEL", "SUBLEVEL", "EXTRAVERSION"):
+        m = re.search(rf"^{key}\s*=[ \t]*(\S*)", text, re.M)
+        vals[key] = m.group(1) if m else None
+    if not (vals["VERSION"] and vals["VERSION"].isdigit() and vals["PATCHLEVEL"]
+            and vals["PATCHLEVEL"].isdigit()):
+        return None
+    v = f"{vals['VERSION']}.{vals['PATCHLEVEL']}"
+    if vals["SUBLEVEL"] and vals["SUBLEVEL"] != "0":
+        v += f".{vals['SUBLEVEL']}"
+    return v + (vals["EXTRAVERSION"] or "")
+
+
+# --------------------------------------------------------------------------------------
+class DirTree(Tree):
+    def __init__(self, root: str, source: str | None = None):
+        self.root = os.path.realpath(root)
+        mk = os.path.join(self.root, "Makefile")
+        version = None
+        if os.path.isfile(mk) and not os.path.islink(mk):
+            with open(mk, "rb") as f:
+                version = _version_from_makefile(f.read(4096).decode("utf-8", "replace"))
+        if version is None:
+            raise InputError(f"{root}: not a kernel tree (no top-level Makefile with VERSION/PATCHLEVEL)")
+        super().__init__(source=source or os.path.abspath(root), version=version, kind="dir")
+
+    def iter_files(self):
+        for path in self.paths():
+            yield path, None, os.path.join(self.root, path)
+
+    def paths(self) -> list[str]:
+        out = []
+        for dp, dns, fns in os.walk(self.root, followlinks=False):
+            dns[:] = sorted(d for d in dns if not d.startswith(".") and
+                            not os.path.islink(os.path.join(dp, d)))
+            for fn in fns:
+                if fn.endswith(SOURCE_EXT):
+                    full = os.path.join(dp, fn)
+                    if os.path.islink(full) or not os.path.isfile(full):
+                        continue
+                    out.append(os.path.relpath(full, self.root).replace(os.sep, "/"))
+        out.sort()
+        return out
+
+    def read(self, path: str) -> bytes:
+        full = os.path.realpath(os.path.join(self.root, path))
+        if not full.startswith(self.root + os.sep) or os.path.islink(os.path.join(self.root, path)):
+            raise InputError(f"{path}: outside the tree")
+        with open(full, "rb") as f:
+            return f.read()
+
+
+# --------------------------------------------------------------------------------------
+def _safe_member_name(name: str) -> str | None:
+    name = name.replace("\\", "/")
+    while name.startswith("./"):
+        name = name[2:]
+    if not name or name.startswith("/") or any(p == ".." for p in name.split("/")):
+        return None
+    return name
+
+
+class TarTree(Tree):
+    """A tarball read in place: one streaming pass keeps the files worth parsing."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._contents: dict[str, bytes] = {}
+        self.count = 0
+        self._prefix = ""
+        version = None
+        try:
+            with tarfile.open(path, "r:*") as tf:
+                first = True
+                for m in tf:
+                    name = _safe_member_name(m.name)
+                    if name is None or not m.isfile():
+                        continue
+                    if first:
+                        self._prefix = name.split("/", 1)[0] + "/" if "/" in name else ""
+                        first = False
+                    rel = name[len(self._prefix):] if name.startswith(self._prefix) else name
+                    if rel == "Makefile":
+                        version = _version_from_makefile(
+                            tf.extractfile(m).read(4096).decode("utf-8", "replace"))
+                    elif rel.endswith(SOURCE_EXT):
+                        data = tf.extractfile(m).read()
+                        self.count += 1
+                        if worth_keeping(data):       # the rest could not hold a site
+                            self._contents[rel] = data
+        except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+            why = str(e).split("\n")[0].rstrip(":") or type(e).__name__
+            raise InputError(f"{path}: corrupt or truncated tarball ({why})") from None
+        except Exception as e:  # lzma.LZMAError, zlib.error
+            raise InputError(f"{path}: corrupt tarball: {e}") from None
+        if version is None:
+            raise InputError(f"{path}: not a kernel tarball (no top-level Makefile with VERSION)")
+        super().__init__(source=os.path.abspath(path), version=version, kind="tarball")
+
+    def iter_files(self):
+        for p in sorted(self._contents):
+            yield p, self._contents[p], None
+
+    def read(self, path: str) -> bytes:
+        try:
+            return self._contents[path]
+        except KeyError:
+            raise InputError(f"{path}: not in {self.path}") from None
+
+
+# --------------------------------------------------------------------------------------
+class GitTree(Tree):
+    """REPO@REV read with git itself: ls-tree and cat-file, no checkout."""
+
+    def __init__(self, repo: str, rev: str):
+        if not os.path.isdir(repo):
+            raise InputError(f"{repo}: no such repository")
+        self.repo, self.rev = repo, rev
+        r = self._git("rev-parse", "--verify", "--quiet", rev + "^{commit}", check=False)
+        if r.returncode != 0:
+            if self._git("rev-parse", "--git-dir", check=False).returncode != 0:
+                raise InputError(f"{repo}: not a git repository")
+            raise InputError(f"{repo}: unknown revision {rev!r}")
+        self.commit = r.stdout.decode().strip()
+        listing = self._git("ls-tree", "-r", "-z", "--full-tree", self.commit).stdout
+        self._blobs: dict[str, str] = {}
+        mk_blob = None
+        for entry in listing.split(b"\0"):
+            if not entry:
+                continue
+            meta, _, path = entry.partition(b"\t")
+            mode, typ, sha = meta.decode().split()
+            p = path.decode("utf-8", "replace")
+            if typ != "blob" or mode == "120000" or _safe_member_name(p) != p:
+                continue
+            if p == "Makefile":
+                mk_blob = sha
+            elif p.endswith(SOURCE_EXT):
+                self._blobs[p] = sha
+        version = None
+        if mk_blob:
+            version = _version_from_makefile(self._git("cat-file", "blob", mk_blob).stdout[:4096]
+                                             .decode("utf-8", "replace"))
+        if version is None:
+            raise InputError(f"{repo}@{rev}: not a kernel tree (no top-level Makefile with VERSION)")
+        super().__init__(source=f"{os.path.abspath(repo)}@{rev} ({self.commit[:12]})",
+                         version=version, kind="git")
+
+    def _git(self, *args, check=True):
+        try:
+            r = subprocess.run(["git", "-C", self.repo, *args], capture_output=True, check=False)
+        except FileNotFoundError:
+            raise InputError("git is not installed") from None
+        if check and r.returncode != 0:
+            raise InputError(f"git {args[0]} failed: {r.stderr.decode(errors='replace').strip()[:200]}")
+        return r
+
+    def iter_files(self):
+        paths = sorted(self._blobs)
+        proc = subprocess.Popen(["git", "-C", self.repo, "cat-file", "--batch"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            for p in paths:
+                proc.stdin.write(self._blobs[p].encode() + b"\n")
+                proc.stdin.flush()
+                header = proc.stdout.readline().split()
+                size = int(header[2])
+                data = proc.stdout.read(size)
+                proc.stdout.read(1)
+                yield p, data, None
+        finally:
+            proc.stdin.close()
+            proc.wait()
+
+    def read(self, path: str) -> bytes:
+        if path not in self._blobs:
+            raise InputError(f"{path}: not in {self.source}")
+        return self._git("cat-file", "blob", self._blobs[path]).stdout
+
+
+# --------------------------------------------------------------------------------------
+def debian_tree(version: str, fetch: bool = True) -> DirTree:
+    if not re.fullmatch(r"\d+\.\d+", version):
+        raise InputError(f"debian:{version}: not a Debian kernel version (use e.g. debian:6.12)")
+    base = os.path.join(cache_dir(), "debian")
+    os.makedirs(base, exist_ok=True)
+    tree_dir = os.path.join(base, f"tree-{version}", f"linux-source-{version}")
+    done = os.path.join(base, f"tree-{version}", ".complete")
+    if os.path.isfile(done) or (os.path.isfile(os.path.join(tree_dir, "Makefile"))
+                                and os.path.isdir(os.path.join(tree_dir, "net"))):
+        return DirTree(tree_dir, source=f"debian:{version} ({_deb_version(base, version)})")
+    if not fetch:
+        raise InputError(f"debian:{version}: not in the cache ({base})")
+    debs = glob.glob(os.path.join(base, f"linux-source-{version}_*.deb"))
+    if not debs:
+        r = _apt_download(version, base)
+        if r.returncode != 0 and os.geteuid() == 0:
+            # a fresh machine may have no package lists yet
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+            r = _apt_download(version, base)
+        debs = glob.glob(os.path.join(base, f"linux-source-{version}_*.deb"))
+        if r.returncode != 0 or not debs:
+            msg = (r.stderr.strip().splitlines() or ["apt-get download failed"])[-1]
+            raise InputError(f"debian:{version}: cannot download linux-source-{version}: {msg}")
+    deb = sorted(debs)[-1]
+    tarball = _tarball_from_deb(deb, base, version)
+    tmp = os.path.join(base, f"tree-{version}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        with tarfile.open(tarball, "r:*") as tf:
+            tf.extractall(tmp, filter="data")
+    except (tarfile.TarError, EOFError, OSError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"debian:{version}: corrupt tarball {tarball}: {e}") from None
+    open(os.path.join(tmp, ".complete"), "w").close()
+    shutil.rmtree(os.path.join(base, f"tree-{version}"), ignore_errors=True)
+    os.replace(tmp, os.path.join(base, f"tree-{version}"))
+    return DirTree(tree_dir, source=f"debian:{version} ({_deb_version(base, version)})")
+
+
+def _apt_download(version: str, base: str):
+    try:
+        return subprocess.run(["apt-get", "download", f"linux-source-{version}"], cwd=base,
+                              capture_output=True, text=True)
+    except FileNotFoundError:
+        raise InputError(f"debian:{version}: apt-get is not available on this machine") from None
+
+
+def _deb_version(base: str, version: str) -> str:
+    debs = sorted(glob.glob(os.path.join(base, f"linux-source-{version}_*.deb")))
+    return os.path.basename(debs[-1]) if debs else f"linux-source-{version}"
+
+
+def _tarball_from_deb(deb: str, base: str, version: str) -> str:
+    out = os.path.join(base, f"x-{version}")
+    tarball = os.path.join(out, "usr", "src", f"linux-source-{version}.tar.xz")
+    if os.path.isfile(tarball):
+        return tarball
+    r = subprocess.run(["dpkg-deb", "-x", deb, out], capture_output=True, text=True)
+    if r.returncode != 0 or not os.path.isfile(tarball):
+        raise InputError(f"{deb}: cannot unpack: {r.stderr.strip()[:200] or 'no tarball inside'}")
+    return tarball
+
+
+def open_tree(spec: str) -> Tree:
+    if spec.startswith("debian:"):
+        return debian_tree(spec.split(":", 1)[1])
+    if os.path.isdir(spec):
+        return DirTree(spec)
+    if os.path.isfile(spec):
+        if spec.endswith(TAR_EXT):
+            return TarTree(spec)
+        raise InputError(f"{spec}: not a kernel tree, tarball (.tar.xz/.tar.gz) or REPO@REV")
+    if "@" in spec:
+        repo, _, rev = spec.rpartition("@")
+        if repo and rev:
+            return GitTree(repo, rev)
+    raise InputError(f"{spec}: no such file or directory")
