@@ -12,9 +12,8 @@ from analyzer.link.callgraph import build_callgraph
 from analyzer.link.family import derive_family
 from analyzer.link.resolver import Index, Resolver
 from analyzer.link.sites import call_site, edge_site, macro_sites, source_lines
-from analyzer.model import Analysis, FilesInfo, KernelInfo, Site, Skipped, Summary
+from analyzer.model import Analysis, FilesInfo, KernelInfo, Site, Skipped, Summary, rules
 
-NOT_DROPPED = "SKB_NOT_DROPPED_YET"
 
 
 def link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
@@ -70,12 +69,12 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
 
     graph = build_callgraph(facts, index, {(s.file, s.function) for s in sites})
     drops = [s for s in sites if s.kind == "drop"]
-    unspec = [s for s in drops if not (set(s.reasons) - {"NOT_SPECIFIED"})]
+    unspec = [s for s in drops if rules.is_unspecified(s)]
     produced = {r for s in sites for r in s.reasons}
-    real = [r for r in catalogue.reasons if _is_real_reason(r.name)]
+    real = [r for r in catalogue.reasons if not rules.is_sentinel(r, catalogue.shift)]
     summary = Summary(
         drop_sites=len(drops), with_reason=len(drops) - len(unspec), unspecified=len(unspec),
-        consume_sites=len(sites) - len(drops), incomplete=sum(1 for s in sites if not s.complete),
+        consume_sites=len(sites) - len(drops), incomplete=sum(1 for s in sites if rules.is_incomplete(s)),
         reasons_defined=len(real),
         reasons_never_produced=sum(1 for r in real if r.short not in produced))
     parsed = [f for f in facts.values() if f.parsed]
@@ -88,11 +87,6 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
                           subsys_shift=catalogue.shift if catalogue.subsystems else None),
         reasons=catalogue.reasons, subsystems=catalogue.subsystems, family=tuple(family),
         sites=tuple(sites), callgraph=graph, files=files, summary=summary)
-
-
-def _is_real_reason(name: str) -> bool:
-    return name not in (NOT_DROPPED, "SKB_CONSUMED", "SKB_DROP_REASON_MAX",
-                        "SKB_DROP_REASON_SUBSYS_MASK")
 
 
 def _fix_lines(catalogue: cat_mod.Catalogue, texts: Mapping[str, str]) -> cat_mod.Catalogue:
