@@ -78,11 +78,20 @@ class CallFact:
 
 
 @dataclass(frozen=True)
+class MacroCall:
+    """A call written in a macro body: the callee and its top-level argument texts."""
+    callee: str
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class MacroFact:
     name: str
     params: tuple[str, ...] | None
     body: str
     line: int
+    calls: tuple[MacroCall, ...] = ()         # every `name(...)` of the body, in order
+    sole_call: MacroCall | None = None        # the body is this one call, and nothing else
 
 
 @dataclass(frozen=True)

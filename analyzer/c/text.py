@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from analyzer.c.facts import MacroFact
+from analyzer.c.facts import MacroCall, MacroFact
 
 # --------------------------------------------------------------------------------------
 # Kernel-style function regions: a body opens with "{" and closes with "}" in column 0.
@@ -149,9 +149,76 @@ def macro_facts(text: str) -> list[MacroFact]:
                     body = body[:-1] + " " + lines[i]
                 if m.group(2) is not None and "(" in body and _MACRO_KEEP.search(body):
                     params = tuple(p.strip() for p in m.group(2)[1:-1].split(",") if p.strip())
-                    out.append(MacroFact(name=m.group(1), params=params,
-                                         body=COMMENT.sub(" ", body).strip(), line=start + 1))
+                    body = COMMENT.sub(" ", body).strip()
+                    out.append(MacroFact(name=m.group(1), params=params, body=body,
+                                         line=start + 1, calls=macro_calls(body),
+                                         sole_call=sole_call(body)))
         i += 1
     return out
 
 
+
+
+_BODY_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_SOLE_CALL = re.compile(r"^\s*\(*\s*([A-Za-z_]\w*)\s*\((.*)\)\s*\)*\s*;?\s*$", re.S)
+
+
+def macro_calls(body: str) -> tuple[MacroCall, ...]:
+    """Every `name(...)` written in a macro body, with its argument texts."""
+    return tuple(MacroCall(m.group(1), tuple(a.strip() for a in call_args(body, m.end())))
+                 for m in _BODY_CALL.finditer(body))
+
+
+def sole_call(body: str) -> MacroCall | None:
+    """The call a macro body consists of (``(foo(a, b))``, ``foo(a);``), else None."""
+    m = _SOLE_CALL.match(body.strip())
+    if m is None:
+        return None
+    return MacroCall(m.group(1), tuple(a.strip() for a in split_top(m.group(2))))
+
+
+# --------------------------------------------------------------------------------------
+# Lines of C a patch adds (``check``): what they name.
+
+IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+_REASON_TOKEN = re.compile(r"\b(SKB_DROP_REASON_[A-Z0-9_]+|SKB_CONSUMED|SKB_NOT_DROPPED_YET)\b"
+                           r"|\bSKB_DR_(?:SET|OR|INIT)\(\s*\w+\s*,\s*([A-Z0-9_]+)\s*\)")
+
+
+def identifiers(text: str) -> list[str]:
+    return IDENT.findall(text)
+
+
+def names_any(text: str, names) -> bool:
+    """TEXT names one of NAMES as a whole word."""
+    names = sorted(n for n in names if n)
+    return bool(names) and re.search(r"\b(" + "|".join(map(re.escape, names)) + r")\b",
+                                     text) is not None
+
+
+def calls_any(text: str, names) -> bool:
+    """TEXT calls one of NAMES."""
+    names = sorted(n for n in names if n)
+    return bool(names) and re.search(r"\b(" + "|".join(map(re.escape, names)) + r")\s*\(",
+                                     text) is not None
+
+
+def reason_mentions(line: str) -> list[tuple[str, str | None, int]]:
+    """Drop reasons a line of code names, outside comments and #define/#undef lines:
+    (enumerator, the short name when written ``SKB_DR_SET(var, SHORT)`` else None,
+    1-based column)."""
+    code = COMMENT.sub(" ", line)
+    if code.lstrip().startswith(("*", "/*", "#define", "#undef")):
+        return []
+    return [(m.group(1) or f"SKB_DROP_REASON_{m.group(2)}", m.group(2), m.start() + 1)
+            for m in _REASON_TOKEN.finditer(code)]
+
+
+def call_position(text: str, line: int, callee: str) -> tuple[int, str] | None:
+    """(1-based column of ``callee(`` on LINE of TEXT, 0 if not there; the stripped
+    line), None past the end."""
+    lines = text.split("\n")
+    if not 0 < line <= len(lines):
+        return None
+    src = lines[line - 1]
+    return src.find(callee + "(") + 1, src.strip()

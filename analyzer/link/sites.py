@@ -5,7 +5,6 @@ import re
 from collections.abc import Mapping
 
 from analyzer.c.facts import ENUMERATOR_LIKE, CallFact, FileFacts
-from analyzer.c.text import call_args
 from analyzer.link.resolver import Resolver
 from analyzer.model import FamilyMember, Site
 
@@ -70,16 +69,13 @@ def _make_site(path, line, column, function, callee, m, arg, reasons, causes, re
                 cause="; ".join(causes[:3]) if causes else None, source=source)
 
 
-_MACRO_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
-
-
 def macro_sites(path, mac, fam, resolver: Resolver, consumed):
     body = mac.body
-    for mm in _MACRO_CALL.finditer(body):
-        m = fam.get(mm.group(1))
+    for call in mac.calls:
+        m = fam.get(call.callee)
         if m is None:
             continue
-        args = [a.strip() for a in call_args(body, mm.end())]
+        args = call.args
         arg, reasons, causes, resolution = None, set(), [], "unspecified"
         if m.reason_param is not None:
             if m.reason_param < len(args):
