@@ -16,9 +16,10 @@ from analyzer.c.extract import extract
 from analyzer.c.facts import FileFacts, SkipFile
 from analyzer.source.cache import FactsCache, content_key
 from analyzer.source.manifest import Manifest
+from analyzer.errors import InputError
 from analyzer.source.tree import Tree, cache_dir, worth_keeping
 
-__all__ = ["Facts", "collect_facts"]
+__all__ = ["Facts", "FactsOf", "collect_facts"]
 
 
 class Facts(dict):
@@ -126,6 +127,47 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
     if manifest is not None:
         manifest.save()
     return out
+
+
+class FactsOf:
+    """Facts of single files of a tree, on demand, from the same manifest and cache as
+    :func:`collect_facts`: a file whose size and mtime the manifest knows is not read."""
+
+    def __init__(self, tree: Tree, *, use_cache: bool = True):
+        self.tree = tree
+        self.cache = FactsCache(cache_dir() if use_cache else None)
+        self.manifest = Manifest.load(tree) if use_cache else None
+        self.root = getattr(tree, "root", None)
+
+    def get(self, paths) -> dict[str, FileFacts]:
+        """Facts of the files PATHS of the tree that are worth parsing."""
+        out: dict[str, FileFacts] = {}
+        for path in paths:
+            if self.manifest is not None and self.root:
+                known = self.manifest.lookup(path, os.path.join(self.root, path))
+                if known == "":
+                    continue
+                hit = self.cache.get(known) if known else None
+                if hit is not None:
+                    out[path] = hit if hit.path == path else _repath(hit, path)
+                    continue
+            try:
+                data = self.tree.read(path)
+            except (InputError, OSError):
+                continue
+            got = self.parse({path: data})
+            out.update(got)
+        return out
+
+    def parse(self, files: Mapping[str, bytes]) -> dict[str, FileFacts]:
+        """Facts of FILES (path -> contents, e.g. patched), through the facts cache."""
+        out: dict[str, FileFacts] = {}
+        root = self.cache.root and os.path.dirname(self.cache.root)
+        for path in sorted(files):
+            path, _key, facts, _err = _work((path, files[path], None, root))
+            if facts is not None:
+                out[path] = facts if facts.path == path else _repath(facts, path)
+        return out
 
 
 class _Done:

@@ -301,18 +301,11 @@ class _Eval:
 
 def build(texts: dict[str, str]) -> Catalogue:
     """The catalogue from {path: text} of the files that mention it."""
-    core_file = _core_file(texts)
-    if core_file is None:
+    order = files_read(texts)
+    if not order:
         return EMPTY
+    core_file = order[0]
     macros: dict[str, _Macro] = {}
-    order = [core_file]
-    subsys_files = [p for p, t in texts.items() if re.search(r"enum\s+" + SUBSYS_ENUM + r"\s*\{", t)
-                    and p != core_file and not p.startswith("tools/")]
-    order += sorted(subsys_files, key=_prefer)[:1]
-    others = sorted(p for p, t in texts.items()
-                    if p not in order and not p.startswith(("tools/", "Documentation/"))
-                    and SHIFT_MACRO in t and re.search(r"\benum\s+\w+\s*\{", t))
-    order += others
     values: dict[str, int] = {}
     raw_enums: list[_RawEnum] = []
     # object-like #defines of the core and subsys headers first (SHIFT, MASK)
@@ -371,6 +364,22 @@ def build(texts: dict[str, str]) -> Catalogue:
     subsystems.sort(key=lambda s: s.id)
     return Catalogue(layout=layout, reasons=tuple(reasons), subsystems=tuple(subsystems),
                      values=dict(values), shift=shift if shift is not None else 16)
+
+
+def files_read(texts: dict[str, str]) -> list[str]:
+    """The files of TEXTS the catalogue is built from, in the order they are read: the
+    core enum's header, the subsystem enum's, the subsystems' own headers."""
+    core_file = _core_file(texts)
+    if core_file is None:
+        return []
+    order = [core_file]
+    subsys_files = [p for p, t in texts.items() if re.search(r"enum\s+" + SUBSYS_ENUM + r"\s*\{", t)
+                    and p != core_file and not p.startswith("tools/")]
+    order += sorted(subsys_files, key=_prefer)[:1]
+    order += sorted(p for p, t in texts.items()
+                    if p not in order and not p.startswith(("tools/", "Documentation/"))
+                    and SHIFT_MACRO in t and re.search(r"\benum\s+\w+\s*\{", t))
+    return order
 
 
 def core_short(name: str) -> str:
