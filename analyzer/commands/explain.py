@@ -29,7 +29,7 @@ from analyzer.errors import InputError
 from analyzer.events.readers import Aggregate, read_events
 from analyzer.model import CORE, Analysis, Reason, Site
 from analyzer.model.graph import Graph, bare, node_file
-from analyzer.model.rules import index_in_subsystem, shift_of, subsystem_of
+from analyzer.model.rules import index_in_subsystem, is_bound, shift_of, subsystem_of
 
 MAX_INLINE_DEPTH = 6      # static callees followed from the event's function
 MAX_CANDIDATES = 12       # candidates kept per (function, reason)
@@ -129,9 +129,9 @@ class Index:
         self.nodes = self.graph.nodes
         self.family = {f.name for f in a.family}
         self._inl_cache: dict[str, dict] = {}
-        self.max_core = max((r.value for r in a.reasons if r.subsystem == CORE
-                             and subsystem_of(r.value, self.shift) == 0 and r.value >= 0
-                             and not r.name.endswith("_MAX")), default=-1)
+        self.max_core = max((r.value for r in a.reasons if r.subsystem == CORE and r.value >= 0
+                             and subsystem_of(r.value, self.shift) == 0
+                             and not is_bound(r, self.shift)), default=-1)
 
     # -- reasons -------------------------------------------------------------------
     def decode(self, text: str | None) -> ReasonRef:

@@ -19,13 +19,14 @@ from analyzer.source.btf import Enum, read_enums, read_trace_format
 from analyzer.errors import InputError
 from analyzer.commands.header import Catalogue, load, require_catalogue
 from analyzer.model import CORE, Analysis
-from analyzer.model.rules import index_in_subsystem, is_bound_name, shift_of, subsystem_of
+from analyzer.model.rules import (NOT_DROP_REASONS, index_in_subsystem, is_bound_name, shift_of,
+                                  subsystem_of)
 
 CORE_ENUM = "skb_drop_reason"
 SUBSYS_ENUM = "skb_drop_reason_subsys"
 # Core enumerators declared before the DEFINE_DROP_REASON() X-macro list, so absent
 # from the tracepoint's __print_symbolic table (5.18+: include/net/dropreason*.h).
-NOT_IN_TRACEPOINT = frozenset({"SKB_NOT_DROPPED_YET", "SKB_CONSUMED"})
+NOT_IN_TRACEPOINT = NOT_DROP_REASONS
 
 
 @dataclass(frozen=True, order=True)

@@ -27,19 +27,20 @@ class Context:
 
     # locations ------------------------------------------------------------------------
     def at_new(self, file: str, line: int) -> dict:
+        """Where LINE of FILE after the patch is in the patch ("+": an added line)."""
         af = self.applied.get(file)
-        if af is None:
-            return {"patch": self.patch.name, "patch_line": 0, "marker": ""}
-        pl = af.patch_line_new.get(line, 0)
-        marker = "+" if line in af.added else (" " if pl else "")
-        return {"patch": self.patch.name, "patch_line": pl, "marker": marker}
+        return self._at(line, af and af.patch_line_new, af and af.added, "+")
 
     def at_old(self, file: str, line: int) -> dict:
+        """Where LINE of FILE before the patch is in the patch ("-": a removed line)."""
         af = self.by_old.get(file)
-        if af is None:
+        return self._at(line, af and af.patch_line_old, af and af.removed, "-")
+
+    def _at(self, line: int, patch_lines, changed, sign: str) -> dict:
+        if patch_lines is None:
             return {"patch": self.patch.name, "patch_line": 0, "marker": ""}
-        pl = af.patch_line_old.get(line, 0)
-        marker = "-" if line in af.removed else (" " if pl else "")
+        pl = patch_lines.get(line, 0)
+        marker = sign if line in changed else (" " if pl else "")
         return {"patch": self.patch.name, "patch_line": pl, "marker": marker}
 
     def new_source(self, file: str, line: int, fallback: str = "") -> str:

@@ -108,6 +108,14 @@ def _pair_by_context(af: AppliedFile, olds: list[Site], news: list[Site]):
     return out
 
 
+def _reports_nothing(s: Site, only: str = "") -> str:
+    """What an unspecified site reports (model/rules.py): NOT_SPECIFIED, or nothing that
+    can be shown when its set is not fully known."""
+    if s.complete:
+        return f"reports {only}NOT_SPECIFIED"
+    return f"reports no reason that can be shown ({s.cause or 'unresolved'})"
+
+
 def _nearby(b: Analysis, site: Site) -> list[str]:
     """Reasons other drop sites of the same function use, most used first."""
     c: Counter = Counter()
@@ -142,7 +150,7 @@ def site_findings(ctx: Context, out: list[Finding], renames: dict[str, str]) -> 
             sug = _nearby(ctx.b, s)
             how = (f"{s.callee}({s.reason_arg})" if s.reason_arg is not None
                    else f"{s.callee}()")
-            msg = f"new drop without a reason: {how} in {s.function}() reports NOT_SPECIFIED"
+            msg = f"new drop without a reason: {how} in {s.function}() {_reports_nothing(s)}"
             if sug:
                 msg += "; reasons used nearby in this function: " + ", ".join(sug)
             out.append(make("SKBDROP_NEW_UNSPECIFIED", s.file, s.line, msg, function=s.function,
@@ -161,7 +169,7 @@ def site_findings(ctx: Context, out: list[Finding], renames: dict[str, str]) -> 
         after = specific_reasons(t)
         if is_unspecified(t) and before:
             msg = (f"{t.function}(): this drop reported {', '.join(sorted(before))} "
-                   f"before the patch and now reports only NOT_SPECIFIED")
+                   f"before the patch and now {_reports_nothing(t, 'only ')}")
             out.append(make("SKBDROP_BECAME_UNSPECIFIED", t.file, t.line, msg, function=t.function,
                             column=t.column, fix="keep passing the reason, e.g. "
                             f"kfree_skb_reason(skb, SKB_DROP_REASON_{sorted(before)[0]})",
