@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping
@@ -39,12 +40,46 @@ MAX_FOCUS = 400          # files in the focused analysis, at most
 REASON_PREFIX = "SKB_DROP_REASON_"
 
 
+class NameIndex:
+    """name -> files, kept as one sorted text and the offsets of its lines: a check looks
+    up a handful of names, so loading must cost nothing (a dict of 100,000 names takes
+    most of a second to unpickle)."""
+
+    def __init__(self, mapping: Mapping[str, Iterable[str]]):
+        lines = [k + "\t" + "\0".join(sorted(v)) for k, v in sorted(mapping.items())]
+        self.text = "\n".join(lines)
+        self.starts = array("q")
+        pos = 0
+        for ln in lines:
+            self.starts.append(pos)
+            pos += len(ln) + 1
+
+    def _key(self, i: int) -> str:
+        start = self.starts[i]
+        return self.text[start:self.text.index("\t", start)]
+
+    def get(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        lo, hi = 0, len(self.starts)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._key(mid) < name:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == len(self.starts) or self._key(lo) != name:
+            return default
+        start = self.starts[lo] + len(name) + 1
+        end = self.text.find("\n", start)
+        files = self.text[start:end if end >= 0 else len(self.text)]
+        return tuple(files.split("\0")) if files else ()
+
+
 @dataclass
 class LinkIndex:
     """What the focused re-link needs to know about the whole base tree."""
-    defs: dict[str, tuple[str, ...]]        # function -> files defining it
-    callers: dict[str, tuple[str, ...]]     # function -> files calling it
-    mentions: dict[str, tuple[str, ...]]    # reason constant -> files using it
+    defs: NameIndex                         # function -> files defining it
+    callers: NameIndex                      # function -> files calling it
+    mentions: NameIndex                     # reason constant -> files using it
     catalogue: tuple[str, ...]              # files the catalogue is built from
     family: dict[str, tuple[str, str]]      # family member -> (file, how it joined)
     skipped: dict[str, str]
@@ -88,9 +123,7 @@ def build_index(facts: Facts) -> LinkIndex:
     ix = Index(facts)
     fam = derive_family(facts, ix, Resolver(ix, cat_mod.build(texts)))
     return LinkIndex(
-        defs={k: tuple(sorted(v)) for k, v in defs.items()},
-        callers={k: tuple(sorted(v)) for k, v in callers.items()},
-        mentions={k: tuple(sorted(v)) for k, v in mentions.items()},
+        defs=NameIndex(defs), callers=NameIndex(callers), mentions=NameIndex(mentions),
         catalogue=tuple(sorted(cat_mod.files_read(texts))),
         family={m.name: (m.file, m.via) for m in fam},
         skipped=dict(facts.skipped), scanned=facts.scanned)
