@@ -16,7 +16,11 @@ export, explain, header, verify) asks here.
 * ``reasoned`` — a drop with at least one specific reason and a complete set.
 
 So ``drops = reasoned + incomplete + unspecified`` and ``with_reason = reasoned +
-incomplete``.
+incomplete``. Every count uses these classes. A *finding* of ``check`` is a claim
+("this drop reports NOT_SPECIFIED"): it is made only for drops :func:`shown_unspecified`,
+whose set is complete. An unspecified drop with an incomplete set is counted as
+unspecified but claimed as nothing: its reason may be one the tree does not show (a
+struct field, a reason the catalogue does not define yet).
 
 **Sentinels.** Enumerators of the catalogue that are not reasons a drop reports: the
 bounds and masks of the enums (:func:`is_bound`) and ``SKB_NOT_DROPPED_YET`` /
@@ -54,6 +58,11 @@ def specific_reasons(s: Site) -> set[str]:
 def is_unspecified(s: Site) -> bool:
     """A drop that cannot be shown to carry a specific reason (see the module's doc)."""
     return s.kind == "drop" and not specific_reasons(s)
+
+
+def shown_unspecified(s: Site) -> bool:
+    """An unspecified drop whose set is complete: it is shown to report NOT_SPECIFIED."""
+    return is_unspecified(s) and s.complete
 
 
 def is_incomplete(s: Site) -> bool:

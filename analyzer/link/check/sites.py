@@ -10,7 +10,7 @@ from analyzer.model import NOT_SPECIFIED, Analysis, Site
 from analyzer.link.check.context import Context
 from analyzer.link.check.scope import in_scope
 from analyzer.model.findings import Finding, make
-from analyzer.model.rules import is_unspecified, specific_reasons
+from analyzer.model.rules import is_unspecified, shown_unspecified, specific_reasons
 from analyzer.source.patch import AppliedFile
 
 SUGGESTIONS = 5
@@ -108,14 +108,6 @@ def _pair_by_context(af: AppliedFile, olds: list[Site], news: list[Site]):
     return out
 
 
-def _reports_nothing(s: Site, only: str = "") -> str:
-    """What an unspecified site reports (model/rules.py): NOT_SPECIFIED, or nothing that
-    can be shown when its set is not fully known."""
-    if s.complete:
-        return f"reports {only}NOT_SPECIFIED"
-    return f"reports no reason that can be shown ({s.cause or 'unresolved'})"
-
-
 def _nearby(b: Analysis, site: Site) -> list[str]:
     """Reasons other drop sites of the same function use, most used first."""
     c: Counter = Counter()
@@ -146,11 +138,11 @@ def site_findings(ctx: Context, out: list[Finding], renames: dict[str, str]) -> 
         if not in_scope(s.file, ctx.paths) or s.kind != "drop":
             continue
         src = ctx.new_source(s.file, s.line, s.source)
-        if is_unspecified(s):
+        if shown_unspecified(s):
             sug = _nearby(ctx.b, s)
             how = (f"{s.callee}({s.reason_arg})" if s.reason_arg is not None
                    else f"{s.callee}()")
-            msg = f"new drop without a reason: {how} in {s.function}() {_reports_nothing(s)}"
+            msg = f"new drop without a reason: {how} in {s.function}() reports NOT_SPECIFIED"
             if sug:
                 msg += "; reasons used nearby in this function: " + ", ".join(sug)
             out.append(make("SKBDROP_NEW_UNSPECIFIED", s.file, s.line, msg, function=s.function,
@@ -168,8 +160,12 @@ def site_findings(ctx: Context, out: list[Finding], renames: dict[str, str]) -> 
         before = {renames.get(r, r) for r in specific_reasons(s)}
         after = specific_reasons(t)
         if is_unspecified(t) and before:
+            if not shown_unspecified(t):
+                # unspecified (no reason can be shown), but an empty, incomplete set says
+                # nothing about what was lost: no regression is claimed
+                continue
             msg = (f"{t.function}(): this drop reported {', '.join(sorted(before))} "
-                   f"before the patch and now {_reports_nothing(t, 'only ')}")
+                   f"before the patch and now reports only NOT_SPECIFIED")
             out.append(make("SKBDROP_BECAME_UNSPECIFIED", t.file, t.line, msg, function=t.function,
                             column=t.column, fix="keep passing the reason, e.g. "
                             f"kfree_skb_reason(skb, SKB_DROP_REASON_{sorted(before)[0]})",
