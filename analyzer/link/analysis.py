@@ -15,7 +15,6 @@ from analyzer.link.sites import call_site, edge_site, macro_sites, source_lines
 from analyzer.model import Analysis, FilesInfo, KernelInfo, Site, Skipped, Summary, rules
 
 
-
 def link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
          skipped: Mapping[str, str] | None = None, scanned: int | None = None) -> Analysis:
     # many small immutable objects and no cycles: the cyclic GC only costs time here
@@ -74,7 +73,8 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
     real = [r for r in catalogue.reasons if not rules.is_sentinel(r, catalogue.shift)]
     summary = Summary(
         drop_sites=len(drops), with_reason=len(drops) - len(unspec), unspecified=len(unspec),
-        consume_sites=len(sites) - len(drops), incomplete=sum(1 for s in sites if rules.is_incomplete(s)),
+        consume_sites=len(sites) - len(drops),
+        incomplete=sum(1 for s in drops if rules.is_incomplete(s)),
         reasons_defined=len(real),
         reasons_never_produced=sum(1 for r in real if r.short not in produced))
     parsed = [f for f in facts.values() if f.parsed]
