@@ -7,7 +7,7 @@ import os
 from dataclasses import replace
 
 from analyzer.c.collect import collect_facts
-from analyzer.c.text import call_position
+from analyzer.c.text import call_positions
 from analyzer.errors import InputError
 from analyzer.link.analysis import link
 from analyzer.model import Analysis, KernelInfo
@@ -37,21 +37,15 @@ def scan(spec: str, *, jobs: int | None = None, use_cache: bool = True,
 
 def _with_source_lines(a: Analysis, tree: Tree) -> Analysis:
     """Sites found through the call edges only (a wrapper whose arguments the facts did
-    not keep) get their source line and column from the file (c/text.call_position)."""
+    not keep) get their source line and column from the file (c/text.call_positions)."""
     if all(s.source for s in a.sites):
         return a
-    texts: dict[str, str] = {}
+    pos = call_positions(tree.read, [(s.file, s.line, s.callee) for s in a.sites if not s.source])
     sites = []
     for s in a.sites:
-        if not s.source:
-            if s.file not in texts:
-                try:
-                    texts[s.file] = tree.read(s.file).decode("utf-8", "replace")
-                except Exception:  # noqa: BLE001 - a missing line is not worth failing for
-                    texts[s.file] = ""
-            pos = call_position(texts[s.file], s.line, s.callee)
-            if pos is not None:
-                s = replace(s, source=pos[1], column=pos[0] or s.column)
+        p = None if s.source else pos.get((s.file, s.line, s.callee))
+        if p is not None:
+            s = replace(s, source=p[1], column=p[0] or s.column)
         sites.append(s)
     sites.sort(key=lambda s: (s.file, s.line, s.column, s.callee))
     return replace(a, sites=tuple(sites))

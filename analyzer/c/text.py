@@ -214,11 +214,20 @@ def reason_mentions(line: str) -> list[tuple[str, str | None, int]]:
             for m in _REASON_TOKEN.finditer(code)]
 
 
-def call_position(text: str, line: int, callee: str) -> tuple[int, str] | None:
-    """(1-based column of ``callee(`` on LINE of TEXT, 0 if not there; the stripped
-    line), None past the end."""
-    lines = text.split("\n")
-    if not 0 < line <= len(lines):
-        return None
-    src = lines[line - 1]
-    return src.find(callee + "(") + 1, src.strip()
+def call_positions(read, wanted) -> dict[tuple[str, int, str], tuple[int, str]]:
+    """(file, line, callee) -> (1-based column of ``callee(`` on that line, 0 if not
+    there; the stripped line) for WANTED, reading each file once with READ (path ->
+    bytes). Lines past the end, and files READ cannot give, are left out."""
+    out: dict[tuple[str, int, str], tuple[int, str]] = {}
+    lines_of: dict[str, list[str]] = {}
+    for file, line, callee in wanted:
+        if file not in lines_of:
+            try:
+                lines_of[file] = read(file).decode("utf-8", "replace").split("\n")
+            except Exception:  # noqa: BLE001 - a missing line is not worth failing for
+                lines_of[file] = [""]
+        lines = lines_of[file]
+        if 0 < line <= len(lines):
+            src = lines[line - 1]
+            out[(file, line, callee)] = (src.find(callee + "(") + 1, src.strip())
+    return out
