@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from analyzer.link.check.catalogue import (catalogue_findings, consistency_findings,
-                                           unknown_reason_findings)
 from analyzer.link.check.context import Context
+from analyzer.link.check.drops import site_findings
+from analyzer.link.check.reasons import (catalogue_findings, consistency_findings,
+                                         unknown_reason_findings)
 from analyzer.link.check.scope import DEFAULT_PATHS
-from analyzer.link.check.sites import site_findings
 from analyzer.model import Analysis
 from analyzer.model.findings import Finding
 from analyzer.source.patch import AppliedFile, Patch
