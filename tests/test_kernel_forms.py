@@ -268,3 +268,48 @@ def test_btf_bad_uses_one_line_exit_2(argv, needle, tmp_path, capsys):
     code, out, err = run_cli([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
     assert code == 2 and out == "" and err.count("\n") == 1 and needle in err, err
 
+
+
+def _fake_source_deb(tmp_path, series: str, pkgver: str) -> str:
+    """A linux-source-SERIES .deb as Debian builds it: usr/src/linux-source-X.tar.xz
+    holding linux-source-X/ (here the idioms fixture) plus hostile members."""
+    import io
+    import tarfile
+    root = tmp_path / "debroot"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: linux-source-{series}\nVersion: {pkgver}\nArchitecture: all\n"
+        "Maintainer: t <t@t>\nDescription: test\n")
+    (root / "usr" / "src").mkdir(parents=True)
+    with tarfile.open(root / "usr" / "src" / f"linux-source-{series}.tar.xz", "w:xz") as tf:
+        tf.add(IDIOMS, arcname=f"linux-source-{series}")
+        for name in ("../escape.c", "/abs.c"):
+            info = tarfile.TarInfo(name)
+            info.size = 3
+            tf.addfile(info, io.BytesIO(b"bad"))
+        link = tarfile.TarInfo(f"linux-source-{series}/net/link.c")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tf.addfile(link)
+    deb = tmp_path / f"linux-source-{series}_{pkgver}_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "-Zgzip", str(root), str(deb)], check=True,
+                   capture_output=True)
+    return str(deb)
+
+
+@pytest.mark.skipif(not shutil.which("dpkg-deb"), reason="dpkg-deb is not installed (not Debian)")
+def test_exact_version_unpacks_a_downloaded_deb(fake_apt, tmp_path, capsys):
+    """The download is stubbed (the .deb already in its cache directory); the rest is the
+    real path: dpkg-deb -x, the tarball unpacked safely (no `..`, absolute or link
+    members: Debian 12's python3 has no tarfile extraction filters), read as a tree."""
+    pkgver = "6.12.113-1~deb12u1"
+    d = tmp_path / "cache" / "debian" / "exact" / f"linux-source-6.12_{pkgver}"
+    d.mkdir(parents=True)
+    shutil.move(_fake_source_deb(tmp_path, "6.12", pkgver), d)
+    code, out, err = run_cli(["header", f"debian:{pkgver}"], capsys)
+    assert code == 0, err
+    assert f"debian:{pkgver} (linux-source-6.12_{pkgver}_all.deb)" in out
+    tree = d / "tree" / "linux-source-6.12"
+    assert (tree / "net" / "idioms" / "cast.c").is_file()
+    assert not (tree / "net" / "link.c").exists() and not (d / "tree" / "escape.c").exists()
+    assert not (tmp_path / "cache" / "debian" / "exact" / "escape.c").exists()
+    assert not fake_apt.exists()

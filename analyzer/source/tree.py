@@ -358,13 +358,38 @@ def _unpack(deb: str, series: str, xdir: str, tree_parent: str, spec: str) -> No
     os.makedirs(tmp)
     try:
         with tarfile.open(tarball, "r:*") as tf:
-            tf.extractall(tmp, filter="data")
+            _extract_data(tf, tmp)
     except (tarfile.TarError, EOFError, OSError) as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise InputError(f"{spec}: corrupt tarball {tarball}: {e}") from None
     open(os.path.join(tmp, ".complete"), "w").close()
     shutil.rmtree(tree_parent, ignore_errors=True)
     os.replace(tmp, tree_parent)
+
+
+def _extract_data(tf: tarfile.TarFile, dest: str) -> None:
+    """Regular files and directories only, never outside DEST (the "data" filter of
+    Python >= 3.11.4 / 3.12; Debian 12's python3 3.11.2 has no extraction filters, so the
+    same rules are applied here): no absolute or `..` names, no links, devices or fifos."""
+    made: set[str] = set()
+    for m in tf:
+        name = _safe_member_name(m.name)
+        if name is None:
+            continue
+        target = os.path.join(dest, *name.split("/"))
+        if m.isdir():
+            os.makedirs(target, exist_ok=True)
+            continue
+        if not m.isfile():
+            continue            # symlinks and hard links are not followed when reading anyway
+        parent = os.path.dirname(target)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        src = tf.extractfile(m)
+        with open(target, "wb") as f:
+            shutil.copyfileobj(src, f, 1 << 20)
+        os.chmod(target, 0o755 if m.mode & 0o111 else 0o644)
 
 
 def _apt_download(what: str, where: str):
