@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
-from analyzer.c.facts import FileFacts, SkipFile, extract
+from analyzer.c.extract import extract
+from analyzer.c.facts import FileFacts, SkipFile
 from analyzer.source.cache import FactsCache, content_key
 from analyzer.source.manifest import Manifest
 from analyzer.source.tree import Tree, cache_dir, worth_keeping

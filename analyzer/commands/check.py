@@ -149,7 +149,7 @@ def _terms_of(f) -> Iterable[tuple]:
 def build_index(facts) -> TreeIndex:
     from analyzer.link import catalogue as cat_mod
     from analyzer.link.family import derive_family
-    from analyzer.link.analysis import Index, Resolver
+    from analyzer.link.resolver import Index, Resolver
     defs: dict[str, set[str]] = defaultdict(set)
     callers: dict[str, set[str]] = defaultdict(set)
     mentions: dict[str, set[str]] = defaultdict(set)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from analyzer.c.facts import ENUMERATOR_LIKE, REASON_TYPE, FileFacts, _split_top
+from analyzer.c.facts import ENUMERATOR_LIKE, REASON_TYPE, FileFacts
+from analyzer.c.text import split_top
 from analyzer.model import FamilyMember
 
 DEFERRED_MIN_STATEMENTS = 4
@@ -146,7 +147,7 @@ def _macro_member(path, mac, fam, resolver) -> FamilyMember | None:
     g = fam.get(m.group(1))
     if g is None or g.skb_param is None:
         return None
-    args = [a.strip().strip("()").strip() for a in _split_top(m.group(2))]
+    args = [a.strip().strip("()").strip() for a in split_top(m.group(2))]
     if g.skb_param >= len(args) or args[g.skb_param] not in mac.params:
         return None
     skb = mac.params.index(args[g.skb_param])
