@@ -1,6 +1,10 @@
 """The pipeline: KERNEL -> tree -> per-file facts (cached, parallel) -> link -> Analysis.
 
-`load_analysis` is the one entry point for commands that take `KERNEL|analysis.json`."""
+`load_analysis` is the one entry point for commands that take `KERNEL|analysis.json`.
+Besides the tree forms of `open_tree`, commands that need only the reason table
+(`sources=False`: header, export --table reasons, verify, diff) accept `btf:FILE`, and a
+kernel headers tree (Makefile and include/, no net/*.c) is enough for them; `scan`
+refuses both in one line."""
 from __future__ import annotations
 
 import os
@@ -14,9 +18,19 @@ from analyzer.model import Analysis, KernelInfo
 from analyzer.source.tree import Tree, open_tree
 
 
+BTF_PREFIX = "btf:"
+
+
 def load_analysis(spec: str, *, jobs: int | None = None, use_cache: bool = True,
-                  progress: bool = False) -> Analysis:
-    """An Analysis from a saved analysis JSON file or from a KERNEL spec (scanned now)."""
+                  progress: bool = False, sources: bool = True) -> Analysis:
+    """An Analysis from a saved analysis JSON file or from a KERNEL spec (scanned now).
+    SOURCES=False: the caller needs the reason table only, so `btf:FILE` will do."""
+    if spec.startswith(BTF_PREFIX):
+        if sources:
+            raise InputError(f"{spec}: BTF holds the reason table, not the sources: use it with "
+                             "header, export --table reasons, verify or diff")
+        from analyzer.source.btf import analysis_from_btf
+        return analysis_from_btf(spec[len(BTF_PREFIX):])
     if spec.endswith(".json") and os.path.isfile(spec):
         try:
             with open(spec, encoding="utf-8") as f:
@@ -27,8 +41,15 @@ def load_analysis(spec: str, *, jobs: int | None = None, use_cache: bool = True,
 
 
 def scan(spec: str, *, jobs: int | None = None, use_cache: bool = True,
-         progress: bool = False) -> Analysis:
+         progress: bool = False, require_sources: bool = False) -> Analysis:
+    """REQUIRE_SOURCES (the scan command): a headers tree or BTF is an input error."""
+    if require_sources and spec.startswith(BTF_PREFIX):
+        raise InputError(f"{spec}: BTF has no sources to scan (it serves header, export "
+                         "--table reasons, verify and diff)")
     tree = open_tree(spec)
+    if require_sources and not getattr(tree, "has_sources", lambda: True)():
+        raise InputError(f"{spec}: a kernel headers tree (Linux {tree.version}, no net/*.c): "
+                         "no sources to scan; header, export --table reasons and verify work on it")
     facts = collect_facts(tree, jobs=jobs, use_cache=use_cache, progress=progress)
     a = link(facts, KernelInfo(version=tree.version, source=tree.source, layout=""),
              skipped=facts.skipped, scanned=max(facts.scanned, getattr(tree, "count", 0)))

@@ -279,8 +279,8 @@ def fails(d: Diff, fail_on: str) -> bool:
 
 def command(args) -> int:
     from analyzer.formats.atomic import write_text
-    old = load(args.old, args)
-    new = load(args.new, args)
+    old = load(args.old, args, sources=False)
+    new = load(args.new, args, sources=False)
     d = diff(old, new, args.old, args.new)
     write_text("-", to_json(d) if args.format == "json" else to_text(d))
     return 1 if fails(d, getattr(args, "fail_on", "never")) else 0

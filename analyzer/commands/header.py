@@ -87,12 +87,13 @@ def require_catalogue(a: Analysis, spec: str) -> Catalogue:
     return cat
 
 
-def load(spec: str, args) -> Analysis:
-    """The Analysis for a CLI argument (`KERNEL|analysis.json`)."""
+def load(spec: str, args, *, sources: bool = True) -> Analysis:
+    """The Analysis for a CLI argument (`KERNEL|analysis.json`, and `btf:FILE` when
+    SOURCES is False: the caller needs the reason table only)."""
     from analyzer.pipeline import load_analysis
     return load_analysis(spec, jobs=getattr(args, "jobs", None),
                          use_cache=not getattr(args, "no_cache", False),
-                         progress=sys.stderr.isatty())
+                         progress=sys.stderr.isatty(), sources=sources)
 
 
 def version_code(version: str) -> int | None:
@@ -214,13 +215,15 @@ def render(a: Analysis, spec: str = "") -> str:
         core_max=cat.core_max, core_count=len(cat.core), subsystems=subsystems,
         subsys_num=cat.subsys_num,
         shift=cat.shift, mask=cat.mask, count=len(all_entries),
+        docs_absent=a.kernel.layout == "btf" or not any(r.doc for r in cat.reasons),
+        from_btf=a.kernel.layout == "btf",
         core_file=cat.core[0].file if cat.core else "")
     return re.sub(r"[ \t]+\n", "\n", text)
 
 
 def command(args) -> int:
     from analyzer.formats.atomic import write_output
-    a = load(args.kernel, args)
+    a = load(args.kernel, args, sources=False)
     text = render(a, args.kernel)
     write_output(args.output, text)
     return 0

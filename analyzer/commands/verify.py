@@ -218,7 +218,7 @@ def command(args) -> int:
     for p in (args.btf, args.tracefs_format):
         if p and not os.path.exists(p):
             raise InputError(f"{p}: no such file")
-    a = load(args.kernel, args)
+    a = load(args.kernel, args, sources=False)
     res = verify(a, args.kernel, btf=args.btf, tracefs_format=args.tracefs_format)
     text = to_json(a, res) if getattr(args, "format", "text") == "json" else to_text(a, res)
     write_text("-", text)
