@@ -11,7 +11,7 @@ from analyzer.c.facts import (CATALOGUE_MARKERS, ENUMERATOR_LIKE, KEEP_CALL, PRE
 from analyzer.c.flow import FunctionFlow, stateless
 from analyzer.c.parse import Node
 from analyzer.c.syntax import arg_list, declarator_name, keep_call, node_text, norm, params_of
-from analyzer.c.text import call_args, function_regions, macro_facts
+from analyzer.c.text import call_args, function_regions, macro_facts, statement_macros
 
 # --------------------------------------------------------------------------------------
 def extract(path: str, data: bytes) -> FileFacts:
@@ -52,14 +52,18 @@ class _Extractor:
         self.fn_spans = sorted((n.start_byte, n.end_byte, n) for _, n in fn_nodes.values())
         self.fn_starts = [sp[0] for sp in self.fn_spans]
         seen = set()
+        macros = statement_macros(self.text)
+        tracked: set[tuple[int, int]] = set()
         for start_row, (ts_name, node) in sorted(fn_nodes.items()):
             name = self._enclosing(start_row + 1, node) or ts_name
             if (name, node.start_point[0]) in seen:
                 continue
             seen.add((name, node.start_point[0]))
-            fact, calls = FunctionFlow(name, node).run()
+            walk = FunctionFlow(name, node, macros)
+            fact, calls = walk.run()
             functions.append(fact)
             flow_calls.update(calls)
+            tracked |= walk.tracked_calls
 
         calls: list[CallFact] = []
         edges: list[tuple[str, str, int]] = []
@@ -70,9 +74,9 @@ class _Extractor:
             if func:
                 edges.append((func, callee, line))
             arg_nodes = arg_list(args)
-            if not keep_call(callee, arg_nodes):
-                continue
             key = (call.start_point[0], call.start_point[1])
+            if key not in tracked and not keep_call(callee, arg_nodes):
+                continue
             terms = flow_calls.get(key)
             flow = terms is not None
             if terms is None:

@@ -14,6 +14,12 @@ Reason *terms* are symbolic; link.py resolves them over the whole tree:
   ("param", I)            parameter I of the enclosing function
   ("out", FUNC, I)        whatever FUNC writes through its out-parameter I
   ("unknown", WHY)        cannot be known statically (struct field, arithmetic …)
+  ("neg", T)              the value -T (`return -SKB_DROP_REASON_X;`, `reason = -reason`)
+  ("sign", S, T)          the values of T whose sign is in S, a string over "-", "0", "+"
+                          (the branch of `(int)reason < 0`, `queued >= 0`)
+  ("subsys", NAME, EQ, T) the values of T inside (EQ) or outside (not EQ) the subsystem
+                          whose enumerator is NAME (`u32_get_bits(r, SKB_DROP_REASON_SUBSYS_MASK)
+                          == SKB_DROP_REASON_SUBSYS_MAC80211_UNUSABLE`)
 """
 from __future__ import annotations
 
@@ -37,6 +43,16 @@ DECLARED_NAMES = re.compile(r"\b(?:int|u32|u16|unsigned|enum\s+\w+)\s+(?:\w+\s*,
 # enum skb_free_reason (SKB_REASON_CONSUMED/DROPPED) chose drop or consume before 6.3
 REASON_TYPE = re.compile(r"\benum\s+skb_(?:drop|free)_reason\b")
 ENUMERATOR_LIKE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# Locals assigned an enumerator-like constant (`ieee80211_rx_result res = RX_DROP_MONITOR;`,
+# `result = RX_DROP_U_DECRYPT_FAIL;`): a subsystem's own result type is told by its values,
+# which only the link stage knows, so the walk tracks such variables of any type.
+ASSIGNED_CONST = re.compile(r"\b([a-z_]\w*)\s*=\s*(?:\([^()]*\)\s*)?-?\s*(?!NULL\b)"
+                            r"([A-Z][A-Z0-9]*_[A-Z0-9_]*)\s*[;,)]")
+# `return CONST;` (not an errno): a function whose value may be a reason of some enum
+RETURNS_CONST = re.compile(rb"\breturn\s+\(?\s*-?\s*(?!E[A-Z0-9]+\s*\)?\s*;)"
+                           rb"[A-Z][A-Z0-9]*_[A-Z0-9_]*\s*\)?\s*;")
+# an errno (EINVAL, ENOMEM …): flagged, never followed, where a reason is expected
+ERRNO_LIKE = re.compile(r"^E[A-Z0-9]+$")
 
 
 
@@ -63,6 +79,9 @@ class FunctionFact:
     returns_void: bool
     toplevel_calls: tuple[str, ...]     # callees called as whole statements of the body
     trace_calls: tuple[tuple[str, tuple[str, ...]], ...]  # ("kfree_skb"|"consume_skb", args)
+    # the terms of every return of a function the walk followed, whatever its type (an
+    # `int` or a subsystem's result type can carry reasons: tcp_ack, mac80211's handlers)
+    value_returns: tuple[Term, ...] = ()
 
 
 @dataclass(frozen=True)

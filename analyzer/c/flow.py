@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from analyzer.c.facts import (ASSIGNED_REASON, DECLARED_NAMES, ENUMERATOR_LIKE, NS, REASON_TYPE,
-                              FunctionFact, Term)
+from analyzer.c.facts import (ASSIGNED_CONST, ASSIGNED_REASON, DECLARED_NAMES, ENUMERATOR_LIKE, NS,
+                              REASON_TYPE, RETURNS_CONST, FunctionFact, Term)
 from analyzer.c.parse import Node
 from analyzer.c.syntax import arg_list, keep_call, node_text, norm, params_of, strip
 
@@ -59,6 +59,9 @@ def evaluate(node: Node, params: dict[str, int], state: dict | None, flow) -> fr
         if flow is not None:
             flow.effects(node.child_by_field_name("left"))
         return evaluate(node.child_by_field_name("right"), params, state, flow)
+    if t == "unary_expression" and node_text(node.child_by_field_name("operator")) == "-":
+        return frozenset(negate(x) for x in evaluate(node.child_by_field_name("argument"), params,
+                                                     state, flow))
     if t == "field_expression":
         return frozenset({("unknown", "struct field " + norm(node_text(node))[:60])})
     if t == "pointer_expression":
@@ -68,7 +71,57 @@ def evaluate(node: Node, params: dict[str, int], state: dict | None, flow) -> fr
 
 
 # --------------------------------------------------------------------------------------
+# Negated reasons and sign tests: terms in a normal form, sign(S, neg?(base)), so that a
+# loop or a goto cycle cannot grow them.
+_NUMBER = re.compile(r"^-?(?:\d+|0[xX][0-9a-fA-F]+)$")
+_FLIP = {"-": "+", "+": "-", "0": "0"}
+
+
+def negate(t: Term) -> Term:
+    """The term of -T."""
+    kind = t[0]
+    if kind == "unknown":
+        return t
+    if kind == "const" and _NUMBER.match(t[1]):
+        v = t[1]
+        return t if v.lstrip("-") in ("0", "0x0") else ("const", v[1:] if v.startswith("-") else "-" + v)
+    if kind == "neg":
+        return t[1]
+    if kind == "sign":
+        return ("sign", "".join(sorted(_FLIP[c] for c in t[1])), negate(t[2]))
+    return ("neg", t)
+
+
+def signed(keep: str, t: Term) -> Term | None:
+    """T restricted to the values whose sign is in KEEP (None: no value left)."""
+    kind = t[0]
+    if kind == "unknown":
+        return t
+    if kind == "const" and _NUMBER.match(t[1]):
+        v = int(t[1], 0)
+        return t if ("-" if v < 0 else "0" if v == 0 else "+") in keep else None
+    if kind == "sign":
+        keep = "".join(c for c in t[1] if c in keep)
+        t = t[2]
+    if not keep:
+        return None
+    return t if keep == "-0+" else ("sign", keep, t)
+
+
+# `x OP 0` keeps these signs of x on its true branch
+_SIGN_OPS = {"<": "-", "<=": "-0", ">": "+", ">=": "0+", "==": "0", "!=": "-+"}
+_MIRROR = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+def _is_zero(node: Node) -> bool:
+    return node.type == "number_literal" and node_text(node).rstrip("uUlL") in ("0", "0x0")
+
+
 _ZERO = {("const", "SKB_NOT_DROPPED_YET"), ("const", "0")}
+_RETURNED_NAME = re.compile(r"\breturn\s+\(?\s*([a-z_]\w*)\s*\)?\s*;")
+_ASSIGNED_NAME = re.compile(r"(?<![.>\w])([a-z_]\w*)\s*=(?!=)")
+# calls whose arguments may carry a parameter on to a drop
+_DROPLIKE_CALL = re.compile(r"\b\w*(?:skb|drop|reason|consume|kfree)\w*\s*\(")
 
 
 def toplevel_calls(body: Node | None) -> tuple[str, ...]:
@@ -83,6 +136,26 @@ def toplevel_calls(body: Node | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+_EXPANSIONS: dict[str, Node | None] = {}
+
+
+def _parse_statement(body: str) -> Node | None:
+    """A macro body as the compound statement of a function (cached per text)."""
+    got = _EXPANSIONS.get(body)
+    if got is None and body not in _EXPANSIONS:
+        from analyzer.c import parse
+        if len(_EXPANSIONS) > 2000:
+            _EXPANSIONS.clear()
+        tree = parse.parse(("void __macro(void) {\n" + body + ";\n}\n").encode())
+        fn = tree.root_node.named_children[0] if tree.root_node.named_children else None
+        got = fn.child_by_field_name("body") if fn is not None and fn.type == "function_definition" \
+            else None
+        if got is not None and got.has_error:
+            got = None
+        _EXPANSIONS[body] = got
+    return got
+
+
 def _copy(state: dict | None) -> dict | None:
     return None if state is None else dict(state)
 
@@ -95,8 +168,14 @@ class FunctionFlow:
     (forward and backward, to a fixed point), break/continue and return.
     """
 
-    def __init__(self, name: str, node: Node):
+    def __init__(self, name: str, node: Node, macros: dict | None = None):
         self.name, self.node = name, node
+        # same-file statement macros (name -> [(line, params, body)]): the walk sees through
+        # `CALL_RXH(f)` as through the statements it stands for
+        self.macros = macros or {}
+        self.in_macro = 0
+        self.flowed = False
+        self.tracked_calls: set[tuple[int, int]] = set()
         self.params = params_of(node)
         self.pidx = {p.name: i for i, p in enumerate(self.params)}
         self.out_params = {p.name: i for i, p in enumerate(self.params)
@@ -123,13 +202,37 @@ class FunctionFlow:
         needs_flow = body is not None and (b"drop_reason" in text or b"SKB_DR" in text
                                            or b"trace_kfree_skb" in text or b"trace_consume_skb" in text
                                            or bool(self.reason_params) or bool(self.out_params))
+        passed = self._params_passed_on(text) if body is not None else {}
+        # a value that may be a reason of some catalogue or subsystem enum: returned as
+        # an enumerator-like constant, held in a local assigned one, or a parameter handed
+        # to a drop-like call
+        if body is not None and not needs_flow:
+            needs_flow = bool(RETURNS_CONST.search(text) or passed or any(
+                m.encode() + b"(" in text for m in self.macros))
+            if not needs_flow:
+                body_text = node_text(self.node)
+                needs_flow = any(re.search(r"[(,]\s*(?:\([^()]*\)\s*)?" + re.escape(m.group(1))
+                                           + r"\s*[,)]", body_text)
+                                 for m in ASSIGNED_CONST.finditer(body_text))
         if needs_flow:
+            self.flowed = True
             body_text = node_text(self.node)
             self.tracked_names = set(ASSIGNED_REASON.findall(body_text)) | \
-                {n for n in DECLARED_NAMES.findall(body_text) if "reason" in n}
+                {n for n in DECLARED_NAMES.findall(body_text) if "reason" in n} | \
+                {m.group(1) for m in ASSIGNED_CONST.finditer(body_text)}
+            if self.returns_reason:
+                # `return queued;` in a function typed enum skb_drop_reason
+                self.tracked_names |= set(_RETURNED_NAME.findall(body_text))
+            for name in self.macros:
+                if re.search(r"\b" + re.escape(name) + r"\s*\(", body_text):
+                    for _line, _params, mbody in self.macros[name]:
+                        self.tracked_names |= set(_ASSIGNED_NAME.findall(mbody))
+            init = {n: frozenset({("param", i)}) for n, i in self.reason_params.items()}
+            for n, i in passed.items():
+                init.setdefault(n, frozenset({("param", i)}))
             for _ in range(6):
                 before = {k: dict(v) if v else v for k, v in self.labels.items()}
-                self.state = {n: frozenset({("param", i)}) for n, i in self.reason_params.items()}
+                self.state = dict(init)
                 self.stmt(body)
                 if before == self.labels:
                     break
@@ -146,8 +249,37 @@ class FunctionFlow:
             stored_params=tuple(sorted(self.stored)), statements=statements,
             returns_void=(not self.returns_reason and node_text(self.node.child_by_field_name("type")) == "void"
                           and not node_text(decl).lstrip().startswith("*") if decl is not None else False),
-            toplevel_calls=toplevel_calls(body), trace_calls=tuple(self.trace))
+            toplevel_calls=toplevel_calls(body), trace_calls=tuple(self.trace),
+            value_returns=() if self.returns_reason else tuple(sorted(self.returns)))
         return fact, calls
+
+    def _params_passed_on(self, text: bytes) -> dict[str, int]:
+        """Non-pointer parameters handed (maybe cast) to a drop-like call, e.g. `res` in
+        `kfree_skb_reason(rx->skb, (__force u32)res)`: the walk tracks them, so that
+        tests of their value (`res == RX_QUEUED`, a subsystem test) refine them."""
+        out = {}
+        cands = [(p.name, i) for i, p in enumerate(self.params)
+                 if p.name and not p.pointer and p.name not in self.reason_params]
+        if not cands:
+            return out
+        t = text.decode("utf-8", "replace")
+        cands = [(n, i) for n, i in cands
+                 if re.search(r"[(,)]\s*" + re.escape(n) + r"\s*[,)]", t)]
+        if not cands:
+            return out
+        calls = [m.end() for m in _DROPLIKE_CALL.finditer(t)]
+        if not calls:
+            return out
+        from analyzer.c.text import call_args
+        args = set()
+        for end in calls:
+            for a in call_args(t, end):
+                a = re.sub(r"^\s*(?:\([^()]*\)\s*)*", "", a).strip()
+                args.add(a)
+        for name, i in cands:
+            if name in args:
+                out[name] = i
+        return out
 
     # -- state helpers -----------------------------------------------------------------
     @staticmethod
@@ -183,6 +315,23 @@ class FunctionFlow:
         if c.type == "binary_expression":
             op = node_text(c.child_by_field_name("operator"))
             left, right = strip(c.child_by_field_name("left")), strip(c.child_by_field_name("right"))
+            if op in _SIGN_OPS and (_is_zero(right) or _is_zero(left)):
+                if _is_zero(left):
+                    left, op = right, _MIRROR[op]
+                if left.type == "identifier" and node_text(left) in state:
+                    keep = _SIGN_OPS[op] if truth else "".join(
+                        x for x in "-0+" if x not in _SIGN_OPS[op])
+                    v = node_text(left)
+                    state[v] = frozenset(x for x in (signed(keep, t) for t in state[v]) if x is not None)
+                    return state
+            if op in ("==", "!=") and right.type == "identifier" and ENUMERATOR_LIKE.match(node_text(right)):
+                sub = self._subsystem_of(left, state)
+                if sub is not None:
+                    v = sub
+                    eq = truth if op == "==" else not truth
+                    state[v] = frozenset(x if x[0] == "unknown" else ("subsys", node_text(right), eq, x)
+                                         for x in state[v])
+                    return state
             if op in ("==", "!=") and left.type == "identifier" and node_text(left) in state \
                     and right.type == "identifier" and ENUMERATOR_LIKE.match(node_text(right)):
                 v, k = node_text(left), ("const", node_text(right))
@@ -193,6 +342,38 @@ class FunctionFlow:
                 else:
                     state[v] = state[v] - {k}
         return state
+
+    @staticmethod
+    def _subsystem_of(node: Node, state: dict) -> str | None:
+        """The tracked variable X of `u32_get_bits(X, SKB_DROP_REASON_SUBSYS_MASK)` (or
+        `X & SKB_DROP_REASON_SUBSYS_MASK` shifted): a test of the reason's subsystem."""
+        if node.type != "call_expression" or node_text(node.child_by_field_name("function")) not in (
+                "u32_get_bits", "FIELD_GET"):
+            return None
+        a = arg_list(node.child_by_field_name("arguments"))
+        if len(a) != 2:
+            return None
+        x, mask = (a[0], a[1]) if node_text(node.child_by_field_name("function")) == "u32_get_bits" \
+            else (a[1], a[0])
+        x = strip(x)
+        if node_text(strip(mask)) == "SKB_DROP_REASON_SUBSYS_MASK" and x.type == "identifier" \
+                and node_text(x) in state:
+            return node_text(x)
+        return None
+
+    def _expand(self, name: str, args: list[Node], line: int) -> Node | None:
+        """The body of statement macro NAME with ARGS substituted, parsed (the definition
+        in force at LINE: the last one above it)."""
+        defs = [d for d in self.macros[name] if d[0] < line] or self.macros[name][:1]
+        _l, params, body = defs[-1]
+        if len(params) != len(args):
+            return None
+        texts = [node_text(a) for a in args]
+        if params:
+            pat = re.compile(r"\b(" + "|".join(re.escape(p) for p in params) + r")\b")
+            amap = dict(zip(params, texts))
+            body = pat.sub(lambda m: amap[m.group(1)], body)
+        return _parse_statement(body)
 
     def goto(self, label: str) -> None:
         if self.state is not None:
@@ -219,7 +400,7 @@ class FunctionFlow:
                 exprs = [c for c in node.named_children if c.type != "comment"]
                 if exprs:
                     v = evaluate(exprs[0], self.pidx, self.state, self)
-                    if self.returns_reason and self.state is not None:
+                    if self.state is not None:
                         self.returns |= v
             self.state = None
         elif t == "if_statement":
@@ -419,14 +600,31 @@ class FunctionFlow:
             self.trace.append((name[len("trace_"):], tuple(norm(node_text(a)) for a in args)))
         for i, a in enumerate(args):
             s = strip(a)
+            if s.type == "identifier" and node_text(s) in self.out_params:
+                # an out-parameter handed on: whatever the callee writes through it
+                j = self.out_params[node_text(s)]
+                self.out_writes[j] = self.out_writes.get(j, frozenset()) | {("out", name, i)}
             if s.type == "pointer_expression" and node_text(s)[:1] == "&":
                 inner = strip(s.child_by_field_name("argument"))
                 if inner.type == "identifier" and node_text(inner) in self.state:
                     v = node_text(inner)
                     self.state[v] = self.state[v] | {("out", name, i)}
-        if keep_call(name, args):
-            key = (node.start_point[0], node.start_point[1])
-            vals = [evaluate(a, self.pidx, self.state, None) for a in args]
-            old = self.record.get(key)
-            self.record[key] = vals if old is None else [o | v for o, v in zip(old, vals)]
+        if not self.in_macro:       # positions inside an expansion are not the file's
+            tracked = any(strip(a).type == "identifier" and node_text(strip(a)) in self.state
+                          for a in args)
+            if tracked or keep_call(name, args):
+                key = (node.start_point[0], node.start_point[1])
+                if tracked:
+                    self.tracked_calls.add(key)
+                vals = [evaluate(a, self.pidx, self.state, None) for a in args]
+                old = self.record.get(key)
+                self.record[key] = vals if old is None else [o | v for o, v in zip(old, vals)]
+        if name in self.macros and self.in_macro < 4:
+            body = self._expand(name, args, node.start_point[0] + 1)
+            if body is not None:
+                self.in_macro += 1
+                try:
+                    self.stmt(body)
+                finally:
+                    self.in_macro -= 1
 

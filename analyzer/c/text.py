@@ -230,4 +230,34 @@ def call_positions(read, wanted) -> dict[tuple[str, int, str], tuple[int, str]]:
         if 0 < line <= len(lines):
             src = lines[line - 1]
             out[(file, line, callee)] = (src.find(callee + "(") + 1, src.strip())
+
+_STATEMENT_BODY = re.compile(r"^\s*(?:do\b|\{)")
+_STATEMENT_EFFECT = re.compile(r"(?<![=!<>])=(?!=)|\bgoto\b|\breturn\b")
+
+
+def statement_macros(text: str) -> dict[str, list[tuple[int, tuple[str, ...], str]]]:
+    """Function-like macros whose body is a statement with an effect on the caller's
+    variables or control (`#define CALL_RXH(rxh) do { res = rxh(rx); if (res != RX_CONTINUE)
+    goto rxh_next; } while (0)`): name -> [(line, params, body)], in file order."""
+    out: dict[str, list] = {}
+    if "#" not in text or "define" not in text:
+        return out
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if "define" in ln:
+            m = _DEFINE.match(ln)
+            if m and m.group(2) is not None:
+                start = i
+                body = m.group(3)
+                while body.endswith("\\") and i + 1 < len(lines):
+                    i += 1
+                    body = body[:-1] + " " + lines[i]
+                body = COMMENT.sub(" ", body).strip()
+                if _STATEMENT_BODY.match(body) and _STATEMENT_EFFECT.search(body) and "#" not in body:
+                    params = tuple(p.strip() for p in m.group(2)[1:-1].split(",") if p.strip())
+                    if "..." not in params:
+                        out.setdefault(m.group(1), []).append((start + 1, params, body))
+        i += 1
     return out
