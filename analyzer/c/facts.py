@@ -20,6 +20,8 @@ Reason *terms* are symbolic; link.py resolves them over the whole tree:
   ("subsys", NAME, EQ, T) the values of T inside (EQ) or outside (not EQ) the subsystem
                           whose enumerator is NAME (`u32_get_bits(r, SKB_DROP_REASON_SUBSYS_MASK)
                           == SKB_DROP_REASON_SUBSYS_MAC80211_UNUSABLE`)
+  ("except", NAME, T)     the values of T other than enumerator NAME (`if (res == RX_QUEUED)
+                          return;` leaves every value of res but RX_QUEUED)
 """
 from __future__ import annotations
 

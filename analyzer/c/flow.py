@@ -88,7 +88,8 @@ def negate(t: Term) -> Term:
     if kind == "neg":
         return t[1]
     if kind == "sign":
-        return ("sign", "".join(sorted(_FLIP[c] for c in t[1])), negate(t[2]))
+        flipped = {_FLIP[c] for c in t[1]}
+        return ("sign", "".join(c for c in "-0+" if c in flipped), negate(t[2]))
     return ("neg", t)
 
 
@@ -101,7 +102,7 @@ def signed(keep: str, t: Term) -> Term | None:
         v = int(t[1], 0)
         return t if ("-" if v < 0 else "0" if v == 0 else "+") in keep else None
     if kind == "sign":
-        keep = "".join(c for c in t[1] if c in keep)
+        keep = "".join(c for c in "-0+" if c in keep and c in t[1])
         t = t[2]
     if not keep:
         return None
@@ -340,7 +341,9 @@ class FunctionFlow:
                     state[v] = frozenset({k}) if (k in state[v] or any(t[0] != "const" for t in state[v])) \
                         else frozenset()
                 else:
-                    state[v] = state[v] - {k}
+                    # the other values: a constant goes, a symbolic term loses that value
+                    state[v] = frozenset(t if t[0] in ("const", "unknown") or t[:2] == ("except", k[1])
+                                         else ("except", k[1], t) for t in state[v] - {k})
         return state
 
     @staticmethod

@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 
-from analyzer.c.facts import CallFact, FileFacts, FunctionFact
+from analyzer.c.facts import ERRNO_LIKE, CallFact, FileFacts, FunctionFact
 from analyzer.link import catalogue as cat_mod
 
 # enum skb_free_reason (until 6.3): __dev_kfree_skb_any(skb, SKB_REASON_DROPPED) is a drop
@@ -63,8 +63,13 @@ class Resolver:
         self.by_name = {r.name: r for r in catalogue.reasons}
         self.order = {r.short: r.value for r in catalogue.reasons}
         self.memo: dict = {}
+        self._sources: dict[tuple[str, str], bool] = {}
 
     def const(self, name: str) -> tuple[set[str], str | None]:
+        if name.startswith("-"):
+            # a negative number: the negation of the reason of that value, if any
+            s, c = self.const(name[1:])
+            return ({self.negate(x) for x in s}, None) if not c else ({name}, None)
         r = self.by_name.get(name)
         if r is None:
             v = self.cat.values.get(name)
@@ -100,7 +105,17 @@ class Resolver:
             v = self.memo[key]
             return (set(), []) if v is None else v
         self.memo[key] = None             # in progress: a cycle adds nothing
-        if kind == "call":
+        if kind == "neg":
+            res = self._neg(t[1], path, func, depth)
+        elif kind == "sign":
+            res = self._sign(t[1], t[2], path, func, depth)
+        elif kind == "except":
+            s, c = self.term(t[2], path, func, depth + 1)
+            gone, bad = self.const(t[1])
+            res = (s - gone if not bad else s), c
+        elif kind == "subsys":
+            res = self._subsys(t[1], t[2], t[3], path, func, depth)
+        elif kind == "call":
             res = self._returns(t[1], path, depth)
         elif kind == "param":
             res = self._param(t[1], path, func, depth)
@@ -117,13 +132,97 @@ class Resolver:
             return set(), [f"return of {name}() (definition not found)"]
         out, causes = set(), []
         for p, fn in defs:
-            if not fn.returns_reason:
+            if fn.returns_reason:
+                s, c = self.terms(fn.return_terms, p, fn.name, depth + 1)
+                bad = {x for x in s if x.startswith("-") and not self._is_negated_reason(x)}
+                if bad:
+                    # an errno (or any negative number) where a reason is expected: flagged,
+                    # not followed
+                    s -= bad
+                    c = c + [f"{name}() returns {', '.join(sorted(bad))} where a drop reason "
+                             f"is expected"]
+            elif self.reason_source(p, fn):
+                s, c = self.terms(fn.value_returns, p, fn.name, depth + 1)
+            else:
                 causes.append(f"return of {name}() is not an enum skb_drop_reason")
                 continue
-            s, c = self.terms(fn.return_terms, p, fn.name, depth + 1)
             out |= s
             causes += c
         return out, causes
+
+    # -- negated reasons, sign and subsystem tests ---------------------------------------
+    def value(self, name: str) -> int | None:
+        """The value of a resolved name: a reason's short name, -SHORT, or -NUMBER."""
+        if name.startswith("-"):
+            v = self.value(name[1:])
+            if v is None and re.fullmatch(r"\d+|0[xX][0-9a-fA-F]+", name[1:]):
+                v = int(name[1:], 0)
+            return -v if v is not None else -1     # -EINVAL: some negative number
+        return self.order.get(name)
+
+    def negate(self, name: str) -> str:
+        if name.startswith("-"):
+            return name[1:]
+        return name if self.order.get(name) == 0 else "-" + name
+
+    def _is_negated_reason(self, name: str) -> bool:
+        return name.startswith("-") and name[1:] in self.order
+
+    def _neg(self, t: tuple, path: str, func: str | None, depth: int):
+        if t[0] == "const" and ERRNO_LIKE.match(t[1]) and t[1] not in self.by_name \
+                and t[1] not in self.cat.values:
+            return {"-" + t[1]}, []
+        s, c = self.term(t, path, func, depth + 1)
+        return {self.negate(x) for x in s}, c
+
+    def _sign(self, keep: str, t: tuple, path: str, func: str | None, depth: int):
+        s, c = self.term(t, path, func, depth + 1)
+        out = set()
+        for x in s:
+            v = self.value(x)
+            if v is None or ("-" if v < 0 else "0" if v == 0 else "+") in keep:
+                out.add(x)
+        return out, c
+
+    def _subsys(self, name: str, inside: bool, t: tuple, path: str, func: str | None, depth: int):
+        s, c = self.term(t, path, func, depth + 1)
+        sid = self.cat.values.get(name)
+        if sid is None:
+            return s, c + [f"unknown subsystem {name}"]
+        out = set()
+        for x in s:
+            v = self.value(x)
+            if v is None or v < 0 or ((v >> self.cat.shift) == sid) == inside:
+                out.add(x)
+        return out, c
+
+    def reason_source(self, path: str, fn: FunctionFact, _seen: frozenset = frozenset()) -> bool:
+        """A function not typed enum skb_drop_reason whose returns are (negated) catalogue
+        or subsystem enumerators, or calls of such functions: its value is a reason to a
+        caller that keeps it in a reason variable (tcp_ack, mac80211's rx handlers)."""
+        key = (path, fn.name)
+        got = self._sources.get(key)
+        if got is not None:
+            return got
+        if key in _seen:
+            return False
+        found = False
+        for t in fn.value_returns:
+            while t[0] in ("neg", "sign", "subsys", "except"):
+                t = t[-1]
+            if t[0] == "const" and (t[1] in self.by_name or t[1] in self.cat.values):
+                found = True
+                break
+            if t[0] == "call":
+                for p, g in self.ix.resolve(t[1], path):
+                    if g.returns_reason or self.reason_source(p, g, _seen | {key}):
+                        found = True
+                        break
+                if found:
+                    break
+        if not _seen:
+            self._sources[key] = found
+        return found
 
     def _param(self, idx: int, path: str, func: str | None, depth: int):
         if func is None:

@@ -35,6 +35,13 @@ def call_site(path: str, c: CallFact, m: FamilyMember, resolver: Resolver, consu
         terms = c.arg_terms[m.reason_param]
         arg = c.args[m.reason_param]
         reasons, causes = resolver.terms(terms, path, c.function)
+        negative = {r for r in reasons if r.startswith("-")}
+        if negative:
+            # a negated reason or an errno reaching the free: the kernel would report a
+            # value no catalogue names; flagged, never counted as a reason
+            reasons = set(reasons) - negative
+            causes = list(causes) + [f"negative value {', '.join(sorted(negative))} reaches the "
+                                     f"drop where a reason is expected"]
         resolution = _resolution(arg, terms)
     return _make_site(path, c.line, c.column, c.function, c.callee, m, arg, reasons, causes,
                       resolution, c.source, consumed, resolver.order)
