@@ -93,7 +93,7 @@ def terms_of(f: FileFacts) -> Iterable[tuple]:
             for t in terms:
                 yield c.function, t
     for fn in f.functions:
-        for t in fn.return_terms:
+        for t in fn.return_terms + fn.value_returns:
             yield fn.name, t
         for _i, terms in fn.out_writes:
             for t in terms:
@@ -245,11 +245,13 @@ class Relinker:
                         if fn.name != name:
                             continue
                         if t[0] == "call":
-                            work.extend((p, name, tt) for tt in fn.return_terms)
+                            work.extend((p, name, tt) for tt in fn.return_terms + fn.value_returns)
                         else:
                             for i, terms in fn.out_writes:
                                 if i == t[2]:
                                     work.extend((p, name, tt) for tt in terms)
+            elif t[0] in ("neg", "sign", "subsys", "except"):
+                work.append((path, func, t[-1]))       # a filter or negation of a term
             elif t[0] == "param" and func and func not in fam:
                 for p, ff in self.base_facts(ix.callers.get(func, ())[:40]).items():
                     focus.add(p)
