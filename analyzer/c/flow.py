@@ -221,8 +221,9 @@ class FunctionFlow:
             self.tracked_names = set(ASSIGNED_REASON.findall(body_text)) | \
                 {n for n in DECLARED_NAMES.findall(body_text) if "reason" in n} | \
                 {m.group(1) for m in ASSIGNED_CONST.finditer(body_text)}
-            if self.returns_reason:
-                # `return queued;` in a function typed enum skb_drop_reason
+            if self.returns_reason or RETURNS_CONST.search(text):
+                # `return queued;` in a function typed enum skb_drop_reason, `return res;`
+                # in one whose other returns are enumerator-like constants
                 self.tracked_names |= set(_RETURNED_NAME.findall(body_text))
             for name in self.macros:
                 if re.search(r"\b" + re.escape(name) + r"\s*\(", body_text):
