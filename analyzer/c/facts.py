@@ -51,7 +51,7 @@ ENUMERATOR_LIKE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 ASSIGNED_CONST = re.compile(r"\b([a-z_]\w*)\s*=\s*(?:\([^()]*\)\s*)?-?\s*(?!NULL\b)"
                             r"([A-Z][A-Z0-9]*_[A-Z0-9_]*)\s*[;,)]")
 # `return CONST;` (not an errno): a function whose value may be a reason of some enum
-RETURNS_CONST = re.compile(rb"\breturn\s+\(?\s*-?\s*(?!E[A-Z0-9]+\s*\)?\s*;)"
+RETURNS_CONST = re.compile(rb"return\s+\(?\s*-?\s*(?!E[A-Z0-9]+\s*\)?\s*;)"
                            rb"[A-Z][A-Z0-9]*_[A-Z0-9_]*\s*\)?\s*;")
 # an errno (EINVAL, ENOMEM …): flagged, never followed, where a reason is expected
 ERRNO_LIKE = re.compile(r"^E[A-Z0-9]+$")

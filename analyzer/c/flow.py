@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from analyzer.c.facts import (ASSIGNED_CONST, ASSIGNED_REASON, DECLARED_NAMES, ENUMERATOR_LIKE, NS,
+from analyzer.c.facts import (ASSIGNED_REASON, DECLARED_NAMES, ENUMERATOR_LIKE, NS,
                               REASON_TYPE, RETURNS_CONST, FunctionFact, Term)
 from analyzer.c.parse import Node
 from analyzer.c.syntax import arg_list, keep_call, node_text, norm, params_of, strip
@@ -122,7 +122,70 @@ _ZERO = {("const", "SKB_NOT_DROPPED_YET"), ("const", "0")}
 _RETURNED_NAME = re.compile(r"\breturn\s+\(?\s*([a-z_]\w*)\s*\)?\s*;")
 _ASSIGNED_NAME = re.compile(r"(?<![.>\w])([a-z_]\w*)\s*=(?!=)")
 # calls whose arguments may carry a parameter on to a drop
-_DROPLIKE_CALL = re.compile(r"\b\w*(?:skb|drop|reason|consume|kfree)\w*\s*\(")
+_DROPLIKE_CALL = re.compile(r"\b\w*(?:drop|reason)\w*\s*\(")
+_RETURN = re.compile(rb"\breturn\b")
+
+_CONST_RETURN = re.compile(rb"\breturn\s+\(?\s*(-?)\s*([A-Z][A-Z0-9_]*|\d+)\s*\)?\s*;")
+
+
+_CONST_ASSIGN = re.compile(r"=\s*(?:\([^()]*\)\s*)?-?\s*(?!NULL\b)[A-Z][A-Z0-9]*_[A-Z0-9_]*\s*[;,)]")
+_NAME_BEFORE = re.compile(r"([a-z_]\w*)\s*$")
+
+
+def _const_assigned(text: str) -> set[str]:
+    """Names assigned an enumerator-like constant (ASSIGNED_CONST, found from the `=`)."""
+    out = set()
+    for m in _CONST_ASSIGN.finditer(text):
+        p = m.start()
+        if p and text[p - 1] in "=!<>+-*/%&|^":
+            continue
+        n = _NAME_BEFORE.search(text, max(0, p - 64), p)
+        if n:
+            out.add(n.group(1))
+    return out
+
+
+def _passed_bare(name: str, text: str) -> bool:
+    """NAME is handed to a call as a whole argument, maybe cast: `f(a, (u32)name)`."""
+    i = text.find(name)
+    n = len(name)
+    while i >= 0:
+        j = i + n
+        if (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")) and \
+                (j >= len(text) or not (text[j].isalnum() or text[j] == "_")):
+            k = j
+            while k < len(text) and text[k] in " \t\n":
+                k += 1
+            if k < len(text) and text[k] in ",)":
+                b = i - 1
+                while b >= 0 and text[b] in " \t\n":
+                    b -= 1
+                if b >= 0 and text[b] == ")":          # a cast: skip back over it
+                    depth = 0
+                    while b >= 0:
+                        depth += {")": 1, "(": -1}.get(text[b], 0)
+                        if depth == 0:
+                            break
+                        b -= 1
+                    b -= 1
+                    while b >= 0 and text[b] in " \t\n":
+                        b -= 1
+                if b >= 0 and text[b] in "(,":
+                    return True
+        i = text.find(name, i + 1)
+    return False
+
+
+def _constant_returns(text: bytes) -> frozenset | None:
+    """The terms of a function's returns when every one is a constant (None otherwise)."""
+    found = _CONST_RETURN.findall(text)
+    if len(found) != len(_RETURN.findall(text)):
+        return None
+    out = set()
+    for neg, name in found:
+        t = ("const", name.decode())
+        out.add(negate(t) if neg else t)
+    return frozenset(out)
 
 
 def toplevel_calls(body: Node | None) -> tuple[str, ...]:
@@ -203,30 +266,36 @@ class FunctionFlow:
         needs_flow = body is not None and (b"drop_reason" in text or b"SKB_DR" in text
                                            or b"trace_kfree_skb" in text or b"trace_consume_skb" in text
                                            or bool(self.reason_params) or bool(self.out_params))
-        passed = self._params_passed_on(text) if body is not None else {}
-        # a value that may be a reason of some catalogue or subsystem enum: returned as
-        # an enumerator-like constant, held in a local assigned one, or a parameter handed
-        # to a drop-like call
-        if body is not None and not needs_flow:
-            needs_flow = bool(RETURNS_CONST.search(text) or passed or any(
-                m.encode() + b"(" in text for m in self.macros))
-            if not needs_flow:
-                body_text = node_text(self.node)
-                needs_flow = any(re.search(r"[(,]\s*(?:\([^()]*\)\s*)?" + re.escape(m.group(1))
-                                           + r"\s*[,)]", body_text)
-                                 for m in ASSIGNED_CONST.finditer(body_text))
+        passed: dict[str, int] = {}
+        const_returns = None
+        # a value that may be a reason of some catalogue or subsystem enum (mac80211's
+        # ieee80211_rx_result, tcp_ack's int) is followed where it is returned as an
+        # enumerator-like constant, handed to a drop-like call, or collected by a macro
+        if body is not None:
+            # a parameter handed to a drop-like call, a same-file statement macro: the
+            # walk tracks the one and sees through the other
+            if (b"drop" in text or b"reason" in text) and any(
+                    not p.pointer and p.name not in self.reason_params for p in self.params):
+                passed = self._params_passed_on(node_text(self.node))
+                needs_flow = needs_flow or bool(passed)
+            if not needs_flow and self.macros:
+                needs_flow = any(m.encode() + b"(" in text for m in self.macros)
+        if body is not None and not needs_flow and RETURNS_CONST.search(text):
+            # every return a constant (an IRQ handler, most rx handlers): no walk needed
+            const_returns = _constant_returns(text)
+            needs_flow = const_returns is None
         if needs_flow:
             self.flowed = True
             body_text = node_text(self.node)
             self.tracked_names = set(ASSIGNED_REASON.findall(body_text)) | \
                 {n for n in DECLARED_NAMES.findall(body_text) if "reason" in n} | \
-                {m.group(1) for m in ASSIGNED_CONST.finditer(body_text)}
+                _const_assigned(body_text)
             if self.returns_reason or RETURNS_CONST.search(text):
                 # `return queued;` in a function typed enum skb_drop_reason, `return res;`
                 # in one whose other returns are enumerator-like constants
                 self.tracked_names |= set(_RETURNED_NAME.findall(body_text))
             for name in self.macros:
-                if re.search(r"\b" + re.escape(name) + r"\s*\(", body_text):
+                if name + "(" in body_text or name + " (" in body_text:
                     for _line, _params, mbody in self.macros[name]:
                         self.tracked_names |= set(_ASSIGNED_NAME.findall(mbody))
             init = {n: frozenset({("param", i)}) for n, i in self.reason_params.items()}
@@ -252,21 +321,18 @@ class FunctionFlow:
             returns_void=(not self.returns_reason and node_text(self.node.child_by_field_name("type")) == "void"
                           and not node_text(decl).lstrip().startswith("*") if decl is not None else False),
             toplevel_calls=toplevel_calls(body), trace_calls=tuple(self.trace),
-            value_returns=() if self.returns_reason else tuple(sorted(self.returns)))
+            value_returns=() if self.returns_reason else
+            tuple(sorted(self.returns if const_returns is None else const_returns)))
         return fact, calls
 
-    def _params_passed_on(self, text: bytes) -> dict[str, int]:
+    def _params_passed_on(self, t: str) -> dict[str, int]:
         """Non-pointer parameters handed (maybe cast) to a drop-like call, e.g. `res` in
         `kfree_skb_reason(rx->skb, (__force u32)res)`: the walk tracks them, so that
         tests of their value (`res == RX_QUEUED`, a subsystem test) refine them."""
-        out = {}
+        out: dict[str, int] = {}
         cands = [(p.name, i) for i, p in enumerate(self.params)
-                 if p.name and not p.pointer and p.name not in self.reason_params]
-        if not cands:
-            return out
-        t = text.decode("utf-8", "replace")
-        cands = [(n, i) for n, i in cands
-                 if re.search(r"[(,)]\s*" + re.escape(n) + r"\s*[,)]", t)]
+                 if p.name and not p.pointer and p.name not in self.reason_params
+                 and _passed_bare(p.name, t)]
         if not cands:
             return out
         calls = [m.end() for m in _DROPLIKE_CALL.finditer(t)]
@@ -276,8 +342,7 @@ class FunctionFlow:
         args = set()
         for end in calls:
             for a in call_args(t, end):
-                a = re.sub(r"^\s*(?:\([^()]*\)\s*)*", "", a).strip()
-                args.add(a)
+                args.add(re.sub(r"^\s*(?:\([^()]*\)\s*)*", "", a).strip())
         for name, i in cands:
             if name in args:
                 out[name] = i

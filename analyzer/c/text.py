@@ -232,7 +232,7 @@ def call_positions(read, wanted) -> dict[tuple[str, int, str], tuple[int, str]]:
             out[(file, line, callee)] = (src.find(callee + "(") + 1, src.strip())
 
 _STATEMENT_BODY = re.compile(r"^\s*(?:do\b|\{)")
-_STATEMENT_EFFECT = re.compile(r"(?<![=!<>])=(?!=)|\bgoto\b|\breturn\b")
+_ASSIGNED_LOCAL = re.compile(r"(?<![.>\w])\s*([a-z_]\w*)\s*=(?!=)")
 
 
 def statement_macros(text: str) -> dict[str, list[tuple[int, tuple[str, ...], str]]]:
@@ -255,9 +255,12 @@ def statement_macros(text: str) -> dict[str, list[tuple[int, tuple[str, ...], st
                     i += 1
                     body = body[:-1] + " " + lines[i]
                 body = COMMENT.sub(" ", body).strip()
-                if _STATEMENT_BODY.match(body) and _STATEMENT_EFFECT.search(body) and "#" not in body:
+                if _STATEMENT_BODY.match(body) and "#" not in body:
                     params = tuple(p.strip() for p in m.group(2)[1:-1].split(",") if p.strip())
-                    if "..." not in params:
+                    # it assigns a variable of its user (not a parameter, not a field) or
+                    # jumps to a label of its user
+                    if "..." not in params and ("goto" in body or any(
+                            n not in params for n in _ASSIGNED_LOCAL.findall(body))):
                         out.setdefault(m.group(1), []).append((start + 1, params, body))
         i += 1
     return out
