@@ -230,7 +230,10 @@ def call_positions(read, wanted) -> dict[tuple[str, int, str], tuple[int, str]]:
         if 0 < line <= len(lines):
             src = lines[line - 1]
             out[(file, line, callee)] = (src.find(callee + "(") + 1, src.strip())
+    return out
 
+
+# --------------------------------------------------------------------------------------
 _STATEMENT_BODY = re.compile(r"^\s*(?:do\b|\{)")
 _ASSIGNED_LOCAL = re.compile(r"(?<![.>\w])\s*([a-z_]\w*)\s*=(?!=)")
 
