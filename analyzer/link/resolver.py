@@ -58,7 +58,7 @@ class Index:
         if tag is None:
             tags = {fn.return_struct for _, fn in self.defs.get(name, ()) if fn.return_struct}
             if not tags:
-                for _, mac in self.macro_defs(name, ""):
+                for mac in self.macro_defs(name, ""):
                     tags |= set(_CAST.findall(mac.body))
             tag = self._accessors[name] = next(iter(tags)) if len(tags) == 1 else container
         return tag + "." + member
