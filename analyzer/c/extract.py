@@ -117,6 +117,12 @@ class _Extractor:
             fn = self._enclosing(row + 1, None)
             stores[(row, col)] = FieldStore(field=key, terms=tuple(sorted(terms)), line=row + 1,
                                             function=fn)
+        # the query only where it can find something (speed): a store into a tracked
+        # member in the text, or a file that knows the reason type (run-time stores of
+        # functions returning reasons; elsewhere they are not seen)
+        want_fns = b"skb_drop_reason" in self.data
+        if not want_fns and not _TRACKED_STORE.search(self.data):
+            return tuple(stores[k] for k in sorted(stores)), ()
         for m in parse.matches("field_stores", root):
             assign, left, value = m["assign"][0], m["left"][0], m["value"][0]
             member = node_text(m["member"][0])
@@ -124,7 +130,7 @@ class _Extractor:
             v = value
             if v.type == "pointer_expression" and node_text(v)[:1] == "&":
                 v = v.child_by_field_name("argument")
-            if v is not None and v.type == "identifier" and not ENUMERATOR_LIKE.match(node_text(v)) \
+            if want_fns and v is not None and v.type == "identifier" and not ENUMERATOR_LIKE.match(node_text(v)) \
                     and node_text(v) not in ("NULL", "true", "false"):
                 fn = self._function_node(assign)
                 if fn is None or node_text(v) not in self._params_of(None, assign):
@@ -220,6 +226,7 @@ class _Extractor:
         return got
 
 
+_TRACKED_STORE = re.compile(rb"(?:->|\.)\s*\w*reason\w*\s*(?:=[^=]|[|&+\-^]=)")
 _BLANK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
 _TEXT_CALL = re.compile(r"\b(\w*(?:skb|drop|reason|consume|kfree|SKB_DR)\w*)\s*\(")
 _NOT_CALLS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "defined"})
