@@ -151,8 +151,16 @@ class _Extractor:
     def _reason_members(self, root: Node) -> tuple[str, ...]:
         if b"skb_drop_reason" not in self.data:
             return ()
-        return tuple(sorted({node_text(m["member"][0]) for m in parse.matches("reason_members", root)
-                             if REASON_TYPE.search(node_text(m["type"][0]))}))
+        out = set()
+        for m in parse.matches("reason_members", root):
+            if not REASON_TYPE.search(node_text(m["type"][0])):
+                continue
+            st = m["decl"][0].parent
+            st = st.parent if st is not None else None      # field_declaration_list -> struct
+            name = st.child_by_field_name("name") if st is not None and \
+                st.type in ("struct_specifier", "union_specifier") else None
+            out.add((node_text(name) if name is not None else "?") + "." + node_text(m["member"][0]))
+        return tuple(sorted(out))
 
     def _text_calls(self, seen: set[tuple[int, int]]) -> list[CallFact]:
         """Family-like calls the parser did not form (inside ERROR regions, e.g. after

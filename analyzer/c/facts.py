@@ -16,8 +16,9 @@ Reason *terms* are symbolic; link.py resolves them over the whole tree:
   ("unknown", WHY)        cannot be known statically (arithmetic, an untracked field …)
   ("field", NAME)         a read of a struct member that holds reasons: NAME is
                           "CONTAINER.MEMBER" (fields.py); the union of every store into it
-  ("icall", MEMBER)       the return of a call through a function-pointer member
-                          (`ops->handler(skb)`): the union over the functions assigned to it
+  ("icall", NAME)         the return of a call through a function-pointer member
+                          (`ops->handler(skb)`), NAME "CONTAINER.MEMBER" as for fields: the
+                          union over the functions assigned to that member
   ("mcall", MACRO, ARG…)  a function-like macro on plain tokens (`FQDR(BAND_LIMIT)`),
                           expanded at link time (`SKB_DROP_REASON_FQ_##reason`)
   ("deref", I)            `*p` for parameter I: what the callers' `&x` pointed to at the call
@@ -123,7 +124,7 @@ class FileFacts:
     parsed: bool = False
     has_errors: bool = False
     field_stores: tuple[FieldStore, ...] = ()
-    reason_members: tuple[str, ...] = ()            # `enum skb_drop_reason (*M)(…);` members
+    reason_members: tuple[str, ...] = ()            # "T.M" of `enum skb_drop_reason (*M)(…);`
     fn_stores: tuple[OpsFact, ...] = ()             # `x->M = f;` at run time (not initialisers)
 
 

@@ -6,7 +6,7 @@ import re
 
 from analyzer.c.facts import (ASSIGNED_REASON, DECLARED_NAMES, ENUMERATOR_LIKE, NS, REASON_TYPE,
                               FunctionFact, Term)
-from analyzer.c.fields import field_key, return_struct
+from analyzer.c.fields import container, field_key, return_struct
 from analyzer.c.parse import Node
 from analyzer.c.syntax import arg_list, keep_call, node_text, norm, params_of, strip
 
@@ -99,13 +99,15 @@ def indirect_call(name: str, args: list[Node]) -> frozenset | None:
 
 def pointer_call(fn: Node | None) -> frozenset:
     """The return of a call through a pointer: through a struct member, the union over the
-    functions assigned to that member (`("icall", MEMBER)`); otherwise unknown."""
+    functions assigned to that member (`("icall", "CONTAINER.MEMBER")`, fields.py);
+    otherwise unknown."""
     if fn is not None:
         fn = strip(fn)
         if fn.type == "field_expression":
             member = fn.child_by_field_name("field")
             if member is not None:
-                return frozenset({("icall", node_text(member))})
+                return frozenset({("icall", container(fn.child_by_field_name("argument")) + "."
+                                   + node_text(member))})
         if fn.type == "pointer_expression" and node_text(fn)[:1] == "*":
             return pointer_call(fn.child_by_field_name("argument"))
     return frozenset({("unknown", "call through a pointer " + norm(node_text(fn))[:40]

@@ -288,16 +288,23 @@ class Resolver:
         return out, causes
 
     # -- calls through pointers (issue 12, idiom 4) ---------------------------------------
-    def _icall(self, member: str, depth: int):
-        """The return of a call through member MEMBER: the union over the functions
-        assigned to it (`.M = f` initialisers, `x->M = f` at run time). When some struct
-        declares M as `enum skb_drop_reason (*M)(…)`, the functions of other types assigned
-        to a member of the same name belong to other structs (C's types keep them apart);
-        otherwise the member is not known to return a reason and the set stays incomplete."""
-        typed = member in self.ix.reason_members
+    def _icall(self, key: str, depth: int):
+        """The return of a call through a member (KEY "CONTAINER.MEMBER"): the union over
+        the functions assigned to a member of that name (`.M = f` initialisers, `x->M = f`
+        at run time) that return enum skb_drop_reason. Complete only when the member is
+        declared `enum skb_drop_reason (*M)(…)` in the call's struct (or, the struct
+        unknown, in some struct): C's types then keep functions of other types, assigned
+        to members of the same name in other structs, out of it. A struct whose member of
+        that name is not so declared gets nothing from another struct's reason-typed one."""
+        key = self.ix.field_name(key)
+        cont, _, member = key.rpartition(".")
+        typed_somewhere = member in {k.rpartition(".")[2] for k in self.ix.reason_members}
+        typed = key in self.ix.reason_members if cont != UNKNOWN_CONTAINER else typed_somewhere
         out, causes = set(), []
         if not typed:
-            causes.append(f"call through .{member}: not declared as returning enum skb_drop_reason")
+            causes.append(f"call through {key}: not declared as returning enum skb_drop_reason")
+            if typed_somewhere:
+                return out, causes      # the reason-typed functions are another struct's
         found = False
         for p, value in self.ix.assigned(member):
             for dp, fn in self.ix.resolve(value, p):
@@ -308,7 +315,7 @@ class Resolver:
                 out |= s
                 causes += c
         if typed and not found:
-            causes.append(f"call through .{member}: no function assigned to it found")
+            causes.append(f"call through {key}: no function assigned to it found")
         return out, causes
 
     def _deref(self, idx: int, path: str, func: str | None, depth: int):
