@@ -324,6 +324,9 @@ int idiom_indirect_rcv(struct sk_buff *); int idiom_locked_rcv(struct sock *, st
 /* negated reasons, a subsystem's result type, an out-parameter handed on (issue 12) */
 void idiom_rcv_established(struct sk_buff *); int idiom_do_rcv(struct sk_buff *);
 void idiom_rx(struct sk_buff *); int idiom_handle_ingress(struct sk_buff *);
+int idiom_xmit(struct sk_buff *); int idiom_deferred(struct sk_buff *);
+int idiom_icall_rcv(struct sk_buff *); int idiom_indirect_call(struct sk_buff *);
+int idiom_untyped_call(struct sk_buff *); int idiom_other_table(struct sk_buff *);
 
 int main(void)
 {
@@ -353,6 +356,9 @@ int main(void)
 		idiom_indirect_rcv(&skb); idiom_locked_rcv(NULL, &skb);
 		idiom_rcv_established(&skb); idiom_do_rcv(&skb);
 		idiom_rx(&skb); idiom_handle_ingress(&skb);
+		idiom_xmit(&skb); idiom_deferred(&skb);
+		idiom_icall_rcv(&skb); idiom_indirect_call(&skb); idiom_untyped_call(&skb);
+		idiom_other_table(&skb);
 	}
 	return 0;
 }

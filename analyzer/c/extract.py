@@ -6,8 +6,9 @@ import bisect
 import re
 
 from analyzer.c import parse
-from analyzer.c.facts import (CATALOGUE_MARKERS, ENUMERATOR_LIKE, KEEP_CALL, PREFILTER, CallFact,
-                              FileFacts, FunctionFact, OpsFact, SkipFile, Term)
+from analyzer.c.facts import (CATALOGUE_MARKERS, ENUMERATOR_LIKE, KEEP_CALL, PREFILTER, REASON_TYPE,
+                              CallFact, FieldStore, FileFacts, FunctionFact, OpsFact, SkipFile, Term)
+from analyzer.c.fields import field_key, tracked_member
 from analyzer.c.flow import FunctionFlow, stateless
 from analyzer.c.parse import Node
 from analyzer.c.syntax import arg_list, declarator_name, keep_call, node_text, norm, params_of
@@ -54,6 +55,8 @@ class _Extractor:
         seen = set()
         macros = statement_macros(self.text)
         tracked: set[tuple[int, int]] = set()
+        # stores into tracked members seen by the walk
+        self.flow_stores: dict[tuple[int, int], tuple[str, frozenset]] = {}
         for start_row, (ts_name, node) in sorted(fn_nodes.items()):
             name = self._enclosing(start_row + 1, node) or ts_name
             if (name, node.start_point[0]) in seen:
@@ -64,6 +67,7 @@ class _Extractor:
             functions.append(fact)
             flow_calls.update(calls)
             tracked |= walk.tracked_calls
+            self.flow_stores.update(walk.field_stores)
 
         calls: list[CallFact] = []
         edges: list[tuple[str, str, int]] = []
@@ -98,11 +102,68 @@ class _Extractor:
         ops = tuple(OpsFact(field=node_text(m["field"][0]), value=node_text(m["value"][0]),
                             line=m["pair"][0].start_point[0] + 1)
                     for m in parse.matches("ops", root))
+        field_stores, fn_stores = self._field_stores(root)
         return FileFacts(
             path=self.path, functions=tuple(functions), calls=tuple(calls),
             edges=tuple(sorted(set(edges), key=lambda e: (e[2], e[0], e[1]))),
             macros=tuple(macro_facts(self.text)), ops=ops, catalogue_text=self.catalogue,
-            parsed=True, has_errors=root.has_error)
+            parsed=True, has_errors=root.has_error, field_stores=field_stores,
+            reason_members=self._reason_members(root), fn_stores=fn_stores)
+
+    def _field_stores(self, root: Node) -> tuple[tuple[FieldStore, ...], tuple[OpsFact, ...]]:
+        """Stores into tracked members (fields.py), with the walk's terms where it saw
+        them, else the value's own terms (no variables); and
+        function names stored into members at run time (`ops->handler = f;`)."""
+        stores: dict[tuple[int, int], FieldStore] = {}
+        fn_stores: list[OpsFact] = []
+        for (row, col), (key, terms) in self.flow_stores.items():
+            fn = self._enclosing(row + 1, None)
+            stores[(row, col)] = FieldStore(field=key, terms=tuple(sorted(terms)), line=row + 1,
+                                            function=fn)
+        # the query only where it can find something (speed): a store into a tracked
+        # member in the text, or a file that knows the reason type (run-time stores of
+        # functions returning reasons; elsewhere they are not seen)
+        want_fns = b"skb_drop_reason" in self.data
+        if not want_fns and not _TRACKED_STORE.search(self.data):
+            return tuple(stores[k] for k in sorted(stores)), ()
+        for m in parse.matches("field_stores", root):
+            assign, left, value = m["assign"][0], m["left"][0], m["value"][0]
+            member = node_text(m["member"][0])
+            line = assign.start_point[0] + 1
+            v = value
+            if v.type == "pointer_expression" and node_text(v)[:1] == "&":
+                v = v.child_by_field_name("argument")
+            if want_fns and v is not None and v.type == "identifier" and not ENUMERATOR_LIKE.match(node_text(v)) \
+                    and node_text(v) not in ("NULL", "true", "false"):
+                fn = self._function_node(assign)
+                if fn is None or node_text(v) not in self._params_of(None, assign):
+                    fn_stores.append(OpsFact(field=member, value=node_text(v), line=line))
+            if tracked_member(left) is None:
+                continue
+            pos = (assign.start_point[0], assign.start_point[1])
+            if pos in stores:
+                continue                          # the walk's answer
+            op = assign.child_by_field_name("operator")
+            terms = stateless(value, self._params_of(None, assign)) \
+                if op is None or node_text(op) == "=" else (("unknown", f"compound assignment {node_text(op)}"),)
+            stores[pos] = FieldStore(field=field_key(left), terms=terms, line=line,
+                                     function=self._enclosing(line, assign))
+        return (tuple(stores[k] for k in sorted(stores)),
+                tuple(sorted(set(fn_stores), key=lambda o: (o.line, o.field, o.value))))
+
+    def _reason_members(self, root: Node) -> tuple[str, ...]:
+        if b"skb_drop_reason" not in self.data:
+            return ()
+        out = set()
+        for m in parse.matches("reason_members", root):
+            if not REASON_TYPE.search(node_text(m["type"][0])):
+                continue
+            st = m["decl"][0].parent
+            st = st.parent if st is not None else None      # field_declaration_list -> struct
+            name = st.child_by_field_name("name") if st is not None and \
+                st.type in ("struct_specifier", "union_specifier") else None
+            out.add((node_text(name) if name is not None else "?") + "." + node_text(m["member"][0]))
+        return tuple(sorted(out))
 
     def _text_calls(self, seen: set[tuple[int, int]]) -> list[CallFact]:
         """Family-like calls the parser did not form (inside ERROR regions, e.g. after
@@ -176,6 +237,7 @@ class _Extractor:
         return got
 
 
+_TRACKED_STORE = re.compile(rb"(?:->|\.)\s*\w*reason\w*\s*(?:=[^=]|[|&+\-^]=)")
 _BLANK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
 _TEXT_CALL = re.compile(r"\b(\w*(?:skb|drop|reason|consume|kfree|SKB_DR)\w*)\s*\(")
 _NOT_CALLS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "defined"})

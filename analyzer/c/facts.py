@@ -13,7 +13,16 @@ Reason *terms* are symbolic; link.py resolves them over the whole tree:
   ("call", FUNC)          the return value of FUNC
   ("param", I)            parameter I of the enclosing function
   ("out", FUNC, I)        whatever FUNC writes through its out-parameter I
-  ("unknown", WHY)        cannot be known statically (struct field, arithmetic …)
+  ("unknown", WHY)        cannot be known statically (arithmetic, an untracked field …)
+  ("field", NAME)         a read of a struct member that holds reasons: NAME is
+                          "CONTAINER.MEMBER" (fields.py); the union of every store into it
+  ("icall", NAME)         the return of a call through a function-pointer member
+                          (`ops->handler(skb)`), NAME "CONTAINER.MEMBER" as for fields: the
+                          union over the functions assigned to that member
+  ("mcall", MACRO, ARG…)  a function-like macro on plain tokens (`FQDR(BAND_LIMIT)`),
+                          expanded at link time (`SKB_DROP_REASON_FQ_##reason`)
+  ("deref", I)            `*p` for parameter I: what the callers' `&x` pointed to at the call
+  ("pointee", *TERM)      `&x` as an argument: TERM is one of x's terms at the call
   ("neg", T)              the value -T (`return -SKB_DROP_REASON_X;`, `reason = -reason`)
   ("sign", S, T)          the values of T whose sign is in S, a string over "-", "0", "+"
                           (the branch of `(int)reason < 0`, `queued >= 0`)
@@ -81,6 +90,7 @@ class FunctionFact:
     returns_void: bool
     toplevel_calls: tuple[str, ...]     # callees called as whole statements of the body
     trace_calls: tuple[tuple[str, tuple[str, ...]], ...]  # ("kfree_skb"|"consume_skb", args)
+    return_struct: str = ""             # T of a function returning `struct T *` (an accessor)
     # the terms of every return of a function the walk followed, whatever its type (an
     # `int` or a subsystem's result type can carry reasons: tcp_ack, mac80211's handlers)
     value_returns: tuple[Term, ...] = ()
@@ -123,6 +133,16 @@ class OpsFact:
 
 
 @dataclass(frozen=True)
+class FieldStore:
+    """A store into a reason-holding struct member (`tc_skb_cb(skb)->drop_reason = r`,
+    `SKB_DR_SET(cb->reason, X)`), with the terms of the stored value at that point."""
+    field: str                          # "CONTAINER.MEMBER" (fields.py)
+    terms: tuple[Term, ...]
+    line: int
+    function: str | None
+
+
+@dataclass(frozen=True)
 class FileFacts:
     path: str
     functions: tuple[FunctionFact, ...] = ()
@@ -133,6 +153,9 @@ class FileFacts:
     catalogue_text: str | None = None
     parsed: bool = False
     has_errors: bool = False
+    field_stores: tuple[FieldStore, ...] = ()
+    reason_members: tuple[str, ...] = ()            # "T.M" of `enum skb_drop_reason (*M)(…);`
+    fn_stores: tuple[OpsFact, ...] = ()             # `x->M = f;` at run time (not initialisers)
 
 
 class SkipFile(Exception):

@@ -6,6 +6,7 @@ import re
 
 from analyzer.c.facts import (ASSIGNED_REASON, DECLARED_NAMES, ENUMERATOR_LIKE, NS,
                               REASON_TYPE, RETURNS_CONST, FunctionFact, Term)
+from analyzer.c.fields import container, field_key, return_struct
 from analyzer.c.parse import Node
 from analyzer.c.syntax import arg_list, keep_call, node_text, norm, params_of, strip
 
@@ -48,8 +49,16 @@ def evaluate(node: Node, params: dict[str, int], state: dict | None, flow) -> fr
                 return evaluate(args[0], params, state, flow)
             if flow is not None:
                 flow.effects(node)
+            indirect = indirect_call(name, args)
+            if indirect is not None:
+                return indirect
+            if ENUMERATOR_LIKE.match(name) and args and all(
+                    strip(a).type in ("identifier", "number_literal") for a in args):
+                return frozenset({("mcall", name) + tuple(node_text(strip(a)) for a in args)})
             return frozenset({("call", name)})
-        return frozenset({("unknown", "call through a pointer")})
+        if flow is not None:
+            flow.effects(node)
+        return pointer_call(fn)
     if t == "assignment_expression" and flow is not None:
         flow.effects(node)
         left = strip(node.child_by_field_name("left"))
@@ -63,11 +72,69 @@ def evaluate(node: Node, params: dict[str, int], state: dict | None, flow) -> fr
         return frozenset(negate(x) for x in evaluate(node.child_by_field_name("argument"), params,
                                                      state, flow))
     if t == "field_expression":
+        key = field_key(node)
+        if key is not None:
+            return frozenset({("field", key)})
         return frozenset({("unknown", "struct field " + norm(node_text(node))[:60])})
     if t == "pointer_expression":
+        got = pointer_value(node, params, state)
+        if got is not None:
+            return got
         return frozenset({("unknown", "through a pointer " + norm(node_text(node))[:60])})
     return frozenset({("unknown", "expression " + norm(node_text(node))[:60])})
 
+
+
+# `INDIRECT_CALL_2(f, f2, f1, args…)` calls f, and is f1 or f2 when they match
+_INDIRECT = re.compile(r"^INDIRECT_CALL_(?:(\d+)|INET(?:_(\d+))?)$")
+
+
+def indirect_call(name: str, args: list[Node]) -> frozenset | None:
+    """Terms of an INDIRECT_CALL_*() macro call: its listed direct candidates, plus what
+    its pointer can be (a member's assignments)."""
+    m = _INDIRECT.match(name)
+    if m is None or not args:
+        return None
+    n = int(m.group(1) or m.group(2) or 2)
+    out = {("call", node_text(strip(a))) for a in args[1:1 + n] if strip(a).type == "identifier"}
+    return frozenset(out) | pointer_call(strip(args[0]))
+
+
+def pointer_call(fn: Node | None) -> frozenset:
+    """The return of a call through a pointer: through a struct member, the union over the
+    functions assigned to that member (`("icall", "CONTAINER.MEMBER")`, fields.py);
+    otherwise unknown."""
+    if fn is not None:
+        fn = strip(fn)
+        if fn.type == "field_expression":
+            member = fn.child_by_field_name("field")
+            if member is not None:
+                return frozenset({("icall", container(fn.child_by_field_name("argument")) + "."
+                                   + node_text(member))})
+        if fn.type == "pointer_expression" and node_text(fn)[:1] == "*":
+            return pointer_call(fn.child_by_field_name("argument"))
+    return frozenset({("unknown", "call through a pointer " + norm(node_text(fn))[:40]
+                       if fn is not None else "call through a pointer")})
+
+
+def pointer_value(node: Node, params: dict[str, int], state: dict | None) -> frozenset | None:
+    """`*p` for a parameter p: what it points to (what the walk wrote there, else what the
+    callers pointed it at); `&x` for a tracked x: x's terms, as pointees."""
+    arg = node.child_by_field_name("argument")
+    if arg is None:
+        return None
+    arg = strip(arg)
+    if arg.type != "identifier":
+        return None
+    name = node_text(arg)
+    if node_text(node)[:1] == "*":
+        if state is not None and "*" + name in state:
+            return state["*" + name]
+        if name in params:
+            return frozenset({("deref", params[name])})
+    elif node_text(node)[:1] == "&" and state is not None and name in state:
+        return frozenset(("pointee",) + t for t in state[name])
+    return None
 
 
 # --------------------------------------------------------------------------------------
@@ -258,6 +325,8 @@ class FunctionFlow:
         self.labels: dict[str, dict] = {}
         self.ctx: list[dict] = []
         self.trace: list[tuple[str, tuple[str, ...]]] = []
+        # stores into tracked struct members: (row, column) -> (field, terms)
+        self.field_stores: dict[tuple[int, int], tuple[str, frozenset]] = {}
 
     # -- driver ------------------------------------------------------------------------
     def run(self) -> tuple[FunctionFact, dict]:
@@ -304,6 +373,7 @@ class FunctionFlow:
             for _ in range(6):
                 before = {k: dict(v) if v else v for k, v in self.labels.items()}
                 self.state = dict(init)
+                self.state.update({"*" + n: frozenset({("deref", i)}) for n, i in self.out_params.items()})
                 self.stmt(body)
                 if before == self.labels:
                     break
@@ -321,6 +391,7 @@ class FunctionFlow:
             returns_void=(not self.returns_reason and node_text(self.node.child_by_field_name("type")) == "void"
                           and not node_text(decl).lstrip().startswith("*") if decl is not None else False),
             toplevel_calls=toplevel_calls(body), trace_calls=tuple(self.trace),
+            return_struct=return_struct(self.node),
             value_returns=() if self.returns_reason else
             tuple(sorted(self.returns if const_returns is None else const_returns)))
         return fact, calls
@@ -615,9 +686,14 @@ class FunctionFlow:
                 arg = strip(left.child_by_field_name("argument"))
                 if arg.type == "identifier" and node_text(arg) in self.out_params:
                     i = self.out_params[node_text(arg)]
-                    self.out_writes[i] = self.out_writes.get(i, frozenset()) | \
-                        evaluate(right, self.pidx, self.state, None)
+                    v = evaluate(right, self.pidx, self.state, None) if op == "=" else \
+                        frozenset({("unknown", f"compound assignment {op}")})
+                    self.out_writes[i] = self.out_writes.get(i, frozenset()) | v
+                    self.state["*" + node_text(arg)] = v
             elif left.type in ("field_expression", "subscript_expression"):
+                if left.type == "field_expression":
+                    self.store_field(left, node, evaluate(right, self.pidx, self.state, None)
+                                     if op == "=" else frozenset({("unknown", f"compound assignment {op}")}))
                 # the reason stored with the skb itself (its control block) for a later free
                 r = strip(right)
                 target = node_text(left)
@@ -654,6 +730,12 @@ class FunctionFlow:
         name = node_text(fn)
         if name in ("SKB_DR", "SKB_DR_SET", "SKB_DR_INIT", "SKB_DR_OR") and args:
             var = node_text(strip(args[0]))
+            if strip(args[0]).type == "field_expression":
+                # on a struct member: a store (SKB_DR_OR keeps what was there)
+                r = frozenset({NS}) if name == "SKB_DR" or len(args) < 2 else \
+                    frozenset({("const", "SKB_DROP_REASON_" + node_text(args[1]).strip())})
+                self.store_field(strip(args[0]), node, r)
+                return
             if name == "SKB_DR":
                 self.state[var] = frozenset({NS})
             elif len(args) > 1:
@@ -667,6 +749,17 @@ class FunctionFlow:
             return
         if name in ("trace_kfree_skb", "trace_consume_skb"):
             self.trace.append((name[len("trace_"):], tuple(norm(node_text(a)) for a in args)))
+        if not self.in_macro:       # positions inside an expansion are not the file's
+            # before the out-parameters below: `&x` is what x holds when the call starts
+            tracked = any(strip(a).type == "identifier" and node_text(strip(a)) in self.state
+                          for a in args)
+            if tracked or keep_call(name, args):
+                key = (node.start_point[0], node.start_point[1])
+                if tracked:
+                    self.tracked_calls.add(key)
+                vals = [evaluate(a, self.pidx, self.state, None) for a in args]
+                old = self.record.get(key)
+                self.record[key] = vals if old is None else [o | v for o, v in zip(old, vals)]
         for i, a in enumerate(args):
             s = strip(a)
             if s.type == "identifier" and node_text(s) in self.out_params:
@@ -678,16 +771,6 @@ class FunctionFlow:
                 if inner.type == "identifier" and node_text(inner) in self.state:
                     v = node_text(inner)
                     self.state[v] = self.state[v] | {("out", name, i)}
-        if not self.in_macro:       # positions inside an expansion are not the file's
-            tracked = any(strip(a).type == "identifier" and node_text(strip(a)) in self.state
-                          for a in args)
-            if tracked or keep_call(name, args):
-                key = (node.start_point[0], node.start_point[1])
-                if tracked:
-                    self.tracked_calls.add(key)
-                vals = [evaluate(a, self.pidx, self.state, None) for a in args]
-                old = self.record.get(key)
-                self.record[key] = vals if old is None else [o | v for o, v in zip(old, vals)]
         if name in self.macros and self.in_macro < 4:
             body = self._expand(name, args, node.start_point[0] + 1)
             if body is not None:
@@ -696,4 +779,14 @@ class FunctionFlow:
                     self.stmt(body)
                 finally:
                     self.in_macro -= 1
+
+    def store_field(self, left: Node, at: Node, value: frozenset) -> None:
+        """A store into a tracked struct member (fields.py): flow-insensitive at link time,
+        so only the union of the values stored at this point is kept."""
+        key = field_key(left)
+        if key is None:
+            return
+        pos = (at.start_point[0], at.start_point[1])
+        old = self.field_stores.get(pos)
+        self.field_stores[pos] = (key, value if old is None else old[1] | value)
 

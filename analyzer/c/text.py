@@ -129,6 +129,7 @@ def split_top(s: str) -> list[str]:
 # --------------------------------------------------------------------------------------
 _DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)(\([^)]*\))?(.*)$")
 _MACRO_KEEP = re.compile(r"skb|drop|reason|consume")
+_PASTE_KEEP = re.compile(r"SKB_|DROP|reason")
 
 
 def macro_facts(text: str) -> list[MacroFact]:
@@ -147,7 +148,10 @@ def macro_facts(text: str) -> list[MacroFact]:
                 while body.endswith("\\") and i + 1 < len(lines):
                     i += 1
                     body = body[:-1] + " " + lines[i]
-                if m.group(2) is not None and "(" in body and _MACRO_KEEP.search(body):
+                # calls of the family, accessors, and token pasting of reason names
+                # (`#define FQDR(reason) SKB_DROP_REASON_FQ_##reason`)
+                if m.group(2) is not None and (("(" in body and _MACRO_KEEP.search(body)) or
+                                               ("##" in body and _PASTE_KEEP.search(body))):
                     params = tuple(p.strip() for p in m.group(2)[1:-1].split(",") if p.strip())
                     body = COMMENT.sub(" ", body).strip()
                     out.append(MacroFact(name=m.group(1), params=params, body=body,

@@ -13,6 +13,8 @@ from analyzer.link import catalogue as cat_mod
 # the tracepoint reports as NOT_SPECIFIED, SKB_REASON_CONSUMED a consume
 FREE_REASONS = {"SKB_REASON_DROPPED": "NOT_SPECIFIED", "SKB_REASON_CONSUMED": "CONSUMED"}
 MAX_DEPTH = 12
+_CAST = re.compile(r"\(\s*(?:const\s+)?(?:struct|union)\s+(\w+)\s*\*\s*\)")
+UNKNOWN_CONTAINER = "?"
 
 
 class Index:
@@ -28,6 +30,69 @@ class Index:
                 self.defs[fn.name].append((path, fn))
             for c in f.calls:
                 self.calls_to[c.callee].append((path, c))
+        self._fields: dict | None = None
+        self._assigned: dict | None = None
+        self._members: set | None = None
+        self._macros: dict | None = None
+        self._accessors: dict[str, str] = {}
+
+    # -- indexes built once, on first use (idiom 2 and 4 of issue 12) ----------------------
+    @property
+    def field_stores(self) -> dict[str, list]:
+        """CONTAINER.MEMBER -> [(path, FieldStore)], accessors turned into struct tags."""
+        if self._fields is None:
+            self._fields = defaultdict(list)
+            for path in sorted(self.facts):
+                for st in self.facts[path].field_stores:
+                    self._fields[self.field_name(st.field)].append((path, st))
+        return self._fields
+
+    def field_name(self, key: str) -> str:
+        """`acc().m` -> `T.m` when acc returns `struct T *` (a function, or a macro whose
+        body casts to `struct T *`); other keys as they are."""
+        container, _, member = key.rpartition(".")
+        if not container.endswith("()"):
+            return key
+        name = container[:-2]
+        tag = self._accessors.get(name)
+        if tag is None:
+            tags = {fn.return_struct for _, fn in self.defs.get(name, ()) if fn.return_struct}
+            if not tags:
+                for mac in self.macro_defs(name, ""):
+                    tags |= set(_CAST.findall(mac.body))
+            tag = self._accessors[name] = next(iter(tags)) if len(tags) == 1 else container
+        return tag + "." + member
+
+    def macro_defs(self, name: str, from_path: str) -> list:
+        """Definitions of macro NAME a use in FROM_PATH can see: its own file's, else the
+        headers' (else any)."""
+        if self._macros is None:
+            self._macros = defaultdict(list)
+            for path in sorted(self.facts):
+                for mac in self.facts[path].macros:
+                    self._macros[mac.name].append((path, mac))
+        cands = self._macros.get(name, ())
+        same = [m for p, m in cands if p == from_path]
+        if same:
+            return same[:1]
+        hdr = [m for p, m in cands if p.endswith(".h")]
+        return hdr or [m for _, m in cands]
+
+    def assigned(self, member: str) -> list[tuple[str, str]]:
+        """(path, function name) stored into member MEMBER: initialisers and run time."""
+        if self._assigned is None:
+            self._assigned = defaultdict(list)
+            for path in sorted(self.facts):
+                f = self.facts[path]
+                for op in f.ops + f.fn_stores:
+                    self._assigned[op.field].append((path, op.value))
+        return self._assigned.get(member, [])
+
+    @property
+    def reason_members(self) -> set[str]:
+        if self._members is None:
+            self._members = {m for f in self.facts.values() for m in f.reason_members}
+        return self._members
 
     def resolve(self, name: str, from_path: str) -> list[tuple[str, FunctionFact]]:
         """Definitions a call to NAME in FROM_PATH can reach."""
@@ -121,6 +186,16 @@ class Resolver:
             res = self._param(t[1], path, func, depth)
         elif kind == "out":
             res = self._out(t[1], t[2], path, depth)
+        elif kind == "field":
+            res = self._field(t[1], depth)
+        elif kind == "icall":
+            res = self._icall(t[1], depth)
+        elif kind == "mcall":
+            res = self._mcall(t[1], t[2:], path, depth)
+        elif kind == "deref":
+            res = self._deref(t[1], path, func, depth)
+        elif kind == "pointee":
+            res = (set(), ["the address of a variable"])
         else:
             res = (set(), [f"unsupported term {kind}"])
         self.memo[key] = res
@@ -254,4 +329,113 @@ class Resolver:
                     s, c = self.terms(terms, p, fn.name, depth + 1)
                     out |= s
                     causes += c
+        return out, causes
+
+    # -- reasons stored in objects (issue 12, idiom 2) -----------------------------------
+    def _field(self, key: str, depth: int):
+        """A read of a tracked member (analyzer/c/fields.py): the union of every store into
+        the same CONTAINER.MEMBER anywhere in the tree (flow-insensitive); complete only
+        when every store resolves, no store into that member of an unknown struct carries
+        a reason, and the container itself is known."""
+        key = self.ix.field_name(key)
+        container, _, member = key.rpartition(".")
+        out, causes = set(), []
+        if container == UNKNOWN_CONTAINER:
+            causes.append(f"field {member} of an unknown struct")
+        stores = self.ix.field_stores.get(key, ()) if container != UNKNOWN_CONTAINER else ()
+        if not stores and container != UNKNOWN_CONTAINER:
+            causes.append(f"field {key}: no store found")
+        for p, st in stores:
+            s, c = self.terms(st.terms, p, st.function, depth + 1)
+            out |= s
+            causes += c
+        # stores into the same member through an expression whose struct is not known
+        for p, st in self.ix.field_stores.get(UNKNOWN_CONTAINER + "." + member, ()):
+            s, c = self.terms(st.terms, p, st.function, depth + 1)
+            if (s - {"NOT_DROPPED_YET"}) and not all(
+                    t[0] == "const" and not t[1][:1].isalpha() for t in st.terms):
+                out |= s
+                causes.append(f"store into {member} of an unknown struct ({p}:{st.line})")
+            elif container == UNKNOWN_CONTAINER:
+                out |= s
+                causes += c
+        return out, causes
+
+    def _mcall(self, name: str, args: tuple, path: str, depth: int):
+        """A function-like macro on plain tokens, expanded by its definition (token
+        pasting included): `FQDR(BAND_LIMIT)` -> SKB_DROP_REASON_FQ_BAND_LIMIT."""
+        macros = self.ix.macro_defs(name, path)
+        if not macros:
+            return self._returns(name, path, depth)
+        out, causes = set(), []
+        for mac in macros:
+            body = mac.body
+            if mac.params is None or len(mac.params) != len(args):
+                causes.append(f"macro {name}() with {len(args)} arguments")
+                continue
+            subst = dict(zip(mac.params, args))
+            body = re.sub(r"[A-Za-z_]\w*", lambda m: subst.get(m.group(0), m.group(0)), body)
+            body = re.sub(r"\s*##\s*", "", body).strip()
+            while body.startswith("(") and body.endswith(")"):
+                body = body[1:-1].strip()
+            if re.fullmatch(r"[A-Z_][A-Z0-9_]*|\d+", body):
+                s, c = self.const(body)
+                out |= s
+                causes += [c] if c else []
+            else:
+                causes.append(f"macro {name}() expands to {body[:40]}")
+        return out, causes
+
+    # -- calls through pointers (issue 12, idiom 4) ---------------------------------------
+    def _icall(self, key: str, depth: int):
+        """The return of a call through a member (KEY "CONTAINER.MEMBER"): the union over
+        the functions assigned to a member of that name (`.M = f` initialisers, `x->M = f`
+        at run time) that return enum skb_drop_reason. Complete only when the member is
+        declared `enum skb_drop_reason (*M)(…)` in the call's struct (or, the struct
+        unknown, in some struct): C's types then keep functions of other types, assigned
+        to members of the same name in other structs, out of it. A struct whose member of
+        that name is not so declared gets nothing from another struct's reason-typed one."""
+        key = self.ix.field_name(key)
+        cont, _, member = key.rpartition(".")
+        typed_somewhere = member in {k.rpartition(".")[2] for k in self.ix.reason_members}
+        typed = key in self.ix.reason_members if cont != UNKNOWN_CONTAINER else typed_somewhere
+        out, causes = set(), []
+        if not typed:
+            causes.append(f"call through {key}: not declared as returning enum skb_drop_reason")
+            if typed_somewhere:
+                return out, causes      # the reason-typed functions are another struct's
+        found = False
+        for p, value in self.ix.assigned(member):
+            for dp, fn in self.ix.resolve(value, p):
+                if not fn.returns_reason:
+                    continue
+                found = True
+                s, c = self.terms(fn.return_terms, dp, fn.name, depth + 1)
+                out |= s
+                causes += c
+        if typed and not found:
+            causes.append(f"call through {key}: no function assigned to it found")
+        return out, causes
+
+    def _deref(self, idx: int, path: str, func: str | None, depth: int):
+        """`*p` of parameter IDX before the function writes it: what the callers' `&x`
+        pointed to at the call."""
+        if func is None:
+            return set(), ["pointer parameter of an unknown function"]
+        callers = [(p, c) for p, c in self.ix.calls_to.get(func, ())
+                   if any(dp == path for dp, _ in self.ix.resolve(func, p))]
+        if not callers:
+            return set(), [f"*parameter {idx} of {func}() (no callers found)"]
+        out, causes = set(), []
+        for p, c in callers:
+            if idx >= len(c.arg_terms):
+                causes.append(f"*parameter {idx} of {func}(): variadic or macro call")
+                continue
+            for t in c.arg_terms[idx]:
+                if t[0] == "pointee":
+                    s, cc = self.term(t[1:], p, c.function, depth + 1)
+                    out |= s
+                    causes += cc
+                else:
+                    causes.append(f"*parameter {idx} of {func}(): pointer {c.args[idx][:30]}")
         return out, causes
