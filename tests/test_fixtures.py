@@ -46,7 +46,8 @@ VERBATIM = {"include/net/dropreason-core.h", "include/net/dropreason.h",
 # scanner must derive the family itself)
 FAMILY = ("kfree_skb", "kfree_skb_reason", "sk_skb_reason_drop", "consume_skb",
           "dev_kfree_skb", "dev_kfree_skb_any", "dev_consume_skb_any",
-          "dev_kfree_skb_any_reason", "idiom_drop", "IDIOM_DROP")
+          "dev_kfree_skb_any_reason", "idiom_drop", "IDIOM_DROP", "idiom_error_report",
+          "idiom_station_rcv")
 FAMILY_CALL = re.compile(r"\b(" + "|".join(FAMILY) + r")\s*\(")
 MARKER = re.compile(r"/\*\s*(expect-incomplete|expect|family-link|not-a-site)\b\s*:?([^*]*)\*/")
 
@@ -321,6 +322,7 @@ void idiom_struct_field(struct sk_buff *); void idiom_switch(struct sk_buff *, i
 void idiom_ternary(struct sk_buff *, int); int idiom_latin1(struct sk_buff *);
 int idiom_udp_queue_one(struct sock *, struct sk_buff *);
 int idiom_indirect_rcv(struct sk_buff *); int idiom_locked_rcv(struct sock *, struct sk_buff *);
+void idiom_callback(struct sk_buff *, int);
 
 int main(void)
 {
@@ -348,6 +350,7 @@ int main(void)
 		idiom_ternary(&skb, rand() & 1); idiom_latin1(&skb);
 		idiom_udp_queue_one(NULL, &skb);
 		idiom_indirect_rcv(&skb); idiom_locked_rcv(NULL, &skb);
+		idiom_callback(&skb, rand() % 3);
 	}
 	return 0;
 }

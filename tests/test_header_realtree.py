@@ -9,8 +9,9 @@ Which kernel enumerators are reasons (read from the headers):
     (the bound after the DEFINE_DROP_REASON list) and SKB_DROP_REASON_SUBSYS_MASK (6.4+);
     names lose SKB_DROP_REASON_ (or SKB_ for SKB_NOT_DROPPED_YET / SKB_CONSUMED).
   * subsystem headers (net/openvswitch/drop.h, net/mac80211/drop.h in 6.12): the
-    enumerators at (id << 16) + 1 + index.  Not reasons: the slot-0 bases
-    (__OVS_DROP_REASON, RX_DROP_MONITOR, ___RX_DROP_UNUSABLE), OVS_DROP_MAX, and
+    enumerators at (id << 16) + 1 + index, and RX_DROP_MONITOR = 2 << 16, the public
+    slot-0 name ([0] of mac80211's name table).  Not reasons: the internal slot-0 bases
+    (__OVS_DROP_REASON, ___RX_DROP_UNUSABLE), OVS_DROP_MAX, and
     mac80211's RX_CONTINUE / RX_QUEUED, which alias SKB_CONSUMED / SKB_NOT_DROPPED_YET;
     mac80211's ___RX_DROP_* twins are the internal names of its RX_DROP_* reasons.
 """

@@ -98,7 +98,31 @@ class _Extractor:
             path=self.path, functions=tuple(functions), calls=tuple(calls),
             edges=tuple(sorted(set(edges), key=lambda e: (e[2], e[0], e[1]))),
             macros=tuple(macro_facts(self.text)), ops=ops, catalogue_text=self.catalogue,
-            parsed=True, has_errors=root.has_error)
+            parsed=True, has_errors=root.has_error,
+            address_taken=self._address_taken(root, functions), reason_names=self._reason_names())
+
+    def _address_taken(self, root: Node, functions: list[FunctionFact]) -> tuple[str, ...]:
+        """Names used as values, not called, that are no variable or parameter of this
+        file: the functions whose address the file takes (callbacks, ops members)."""
+        values = {node_text(m["value"][0]) for m in parse.matches("values", root)
+                  if "callee" not in m or not _NAMING_MACRO.match(node_text(m["callee"][0]))}
+        if not values:
+            return ()
+        values -= {node_text(n) for m in parse.matches("declared", root) for n in m["name"]}
+        values -= {p.name for fn in functions for p in fn.params}
+        return tuple(sorted(v for v in values if not ENUMERATOR_LIKE.match(v)
+                            and v not in ("true", "false", "NULL")))
+
+    def _reason_names(self) -> tuple[str, ...]:
+        """Enumerator-like tokens outside comments and strings that may name drop reasons
+        (link keeps those of the catalogue): `SKB_DROP_REASON_X`, subsystem names such as
+        `RX_DROP_U_X`, and `SKB_DR_SET(r, X)` / `SKB_DR_OR` / `SKB_DR_INIT` short names."""
+        if not _REASONISH_TOKEN.search(self.text):
+            return ()
+        text = _BLANK.sub(" ", self.text)
+        names = set(_REASONISH_TOKEN.findall(text))
+        names.update("SKB_DROP_REASON_" + n for n in _SKB_DR_SHORT.findall(text))
+        return tuple(sorted(names))
 
     def _text_calls(self, seen: set[tuple[int, int]]) -> list[CallFact]:
         """Family-like calls the parser did not form (inside ERROR regions, e.g. after
@@ -172,6 +196,12 @@ class _Extractor:
         return got
 
 
+# macros whose arguments name a function rather than use its address
+_NAMING_MACRO = re.compile(r"(?:EXPORT_|TRACE_|DEFINE_EVENT|DECLARE_|DEFINE_STATIC_|NOKPROBE_|"
+                           r"ALLOW_ERROR_INJECTION|BTF_ID|MODULE_|__ADDRESSABLE|"
+                           r"EXPORT_INDIRECT_CALLABLE|INDIRECT_CALLABLE_DECLARE)")
+_REASONISH_TOKEN = re.compile(r"\b(?:SKB_\w+|[A-Z][A-Z0-9]*_[A-Z0-9_]*DROP[A-Z0-9_]*)\b")
+_SKB_DR_SHORT = re.compile(r"\bSKB_DR_(?:SET|OR|INIT)\s*\(\s*\w+\s*,\s*([A-Z][A-Z0-9_]*)\s*\)")
 _BLANK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
 _TEXT_CALL = re.compile(r"\b(\w*(?:skb|drop|reason|consume|kfree|SKB_DR)\w*)\s*\(")
 _NOT_CALLS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "defined"})

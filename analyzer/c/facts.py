@@ -63,6 +63,8 @@ class FunctionFact:
     returns_void: bool
     toplevel_calls: tuple[str, ...]     # callees called as whole statements of the body
     trace_calls: tuple[tuple[str, tuple[str, ...]], ...]  # ("kfree_skb"|"consume_skb", args)
+    size: int = 0                       # statements at every depth (blocks not counted)
+    branchy: bool = False               # a loop or a switch anywhere in the body
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class FileFacts:
     catalogue_text: str | None = None
     parsed: bool = False
     has_errors: bool = False
+    address_taken: tuple[str, ...] = ()   # identifiers used as values, not called (callbacks)
+    reason_names: tuple[str, ...] = ()    # enumerator-like tokens that may name reasons
 
 
 class SkipFile(Exception):

@@ -83,6 +83,33 @@ def toplevel_calls(body: Node | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+_LOOPS = frozenset({"while_statement", "for_statement", "do_statement", "switch_statement"})
+_NOT_STATEMENTS = frozenset({"compound_statement", "comment", "else_clause", "case_statement"})
+
+
+def body_shape(body: Node | None) -> tuple[int, bool]:
+    """(statements at every depth, a loop or switch anywhere) of a function body.
+
+    Blocks, comments and `else` are not statements; `#if` blocks are looked into (both
+    branches may be compiled in), expressions are not (a GNU statement expression aside)."""
+    if body is None:
+        return 0, False
+    size, branchy = 0, False
+    stack = list(body.named_children)
+    while stack:
+        n = stack.pop()
+        t = n.type
+        if t in _LOOPS:
+            branchy = True
+        if t == "declaration" or (t.endswith("_statement") and t not in _NOT_STATEMENTS):
+            size += 1
+        if t in ("expression_statement", "declaration", "return_statement", "goto_statement",
+                 "break_statement", "continue_statement", "comment"):
+            continue
+        stack.extend(n.named_children)
+    return size, branchy
+
+
 def _copy(state: dict | None) -> dict | None:
     return None if state is None else dict(state)
 
@@ -135,6 +162,7 @@ class FunctionFlow:
                     break
         calls = {k: tuple(tuple(sorted(s)) for s in v) for k, v in self.record.items()}
         statements = len([c for c in body.named_children if c.type != "comment"]) if body else 0
+        size, branchy = body_shape(body)
         decl = self.node.child_by_field_name("declarator")
         head = node_text(self.node)[: (decl.start_byte - self.node.start_byte) if decl else 0]
         fact = FunctionFact(
@@ -146,7 +174,8 @@ class FunctionFlow:
             stored_params=tuple(sorted(self.stored)), statements=statements,
             returns_void=(not self.returns_reason and node_text(self.node.child_by_field_name("type")) == "void"
                           and not node_text(decl).lstrip().startswith("*") if decl is not None else False),
-            toplevel_calls=toplevel_calls(body), trace_calls=tuple(self.trace))
+            toplevel_calls=toplevel_calls(body), trace_calls=tuple(self.trace),
+            size=size, branchy=branchy)
         return fact, calls
 
     # -- state helpers -----------------------------------------------------------------

@@ -38,10 +38,10 @@ def is_sentinel(r: Reason) -> bool:
         return True           # __OVS_DROP_REASON, ___RX_DROP_UNUSABLE: slot 0 bases
     if r.subsystem == CORE:
         return False
-    low = (1 << KERNEL_SUBSYS_SHIFT) - 1
-    # OVS_DROP_MAX; RX_DROP_MONITOR (a base, index 0); RX_CONTINUE / RX_QUEUED (aliases
-    # of SKB_CONSUMED / SKB_NOT_DROPPED_YET in mac80211's enum, subsystem id 0)
-    return r.name.endswith("_MAX") or r.value & low == 0 or r.value >> KERNEL_SUBSYS_SHIFT == 0
+    # OVS_DROP_MAX; RX_CONTINUE / RX_QUEUED (aliases of SKB_CONSUMED /
+    # SKB_NOT_DROPPED_YET in mac80211's enum, subsystem id 0). RX_DROP_MONITOR, the public
+    # base slot (index 0) of MAC80211_MONITOR, is a reason: [0] of mac80211's name table.
+    return r.name.endswith("_MAX") or r.value >> KERNEL_SUBSYS_SHIFT == 0
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,11 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
     family = derive_family(facts, index, resolver)
     fam = {m.name: m for m in family}
     consumed = "CONSUMED" if "SKB_CONSUMED" in resolver.by_name else None
+    # calls inside a member are the family's wiring, not sites -- except in a wrapper
+    # whose address is taken (a callback: `.error_report = arp_error_report`), which may
+    # have no call site at all; its inner call stays a site so every drop is somewhere
+    taken = {n for f in facts.values() for n in f.address_taken if n in fam}
+    wiring = {n for n, m in fam.items() if not (n in taken and m.via == "wrapper")}
 
     sites: list[Site] = []
     for path in sorted(facts):
@@ -47,7 +52,7 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
         for c in f.calls:
             kept.add((c.line, c.callee))
             m = fam.get(c.callee)
-            if m is None or c.function in fam or c.function is None:
+            if m is None or c.function in wiring or c.function is None or c.function == c.callee:
                 continue
             sites.append(call_site(path, c, m, resolver, consumed))
         # members whose names the facts stage did not keep arguments for (a driver's
@@ -55,7 +60,7 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
         lines = None
         for caller, callee, line in f.edges:
             m = fam.get(callee)
-            if m is None or caller in fam or (line, callee) in kept:
+            if m is None or caller in wiring or caller == callee or (line, callee) in kept:
                 continue
             if lines is None:
                 lines = source_lines(f)
