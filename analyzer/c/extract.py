@@ -117,11 +117,14 @@ class _Extractor:
         """Enumerator-like tokens outside comments and strings that may name drop reasons
         (link keeps those of the catalogue): `SKB_DROP_REASON_X`, subsystem names such as
         `RX_DROP_U_X`, and `SKB_DR_SET(r, X)` / `SKB_DR_OR` / `SKB_DR_INIT` short names."""
-        if not _REASONISH_TOKEN.search(self.text):
+        if not _REASONISH_TOKEN.search(self.text) and "SKB_DR" not in self.text:
             return ()
         text = _BLANK.sub(" ", self.text)
         names = set(_REASONISH_TOKEN.findall(text))
         names.update("SKB_DROP_REASON_" + n for n in _SKB_DR_SHORT.findall(text))
+        # a file's own pasting macro: `#define FQDR(reason) SKB_DROP_REASON_FQ_##reason`
+        for mac, prefix in _PASTING_MACRO.findall(text):
+            names.update(prefix + n for n in re.findall(r"\b" + mac + r"\s*\(\s*([A-Z][A-Z0-9_]*)\s*\)", text))
         return tuple(sorted(names))
 
     def _text_calls(self, seen: set[tuple[int, int]]) -> list[CallFact]:
@@ -200,8 +203,9 @@ class _Extractor:
 _NAMING_MACRO = re.compile(r"(?:EXPORT_|TRACE_|DEFINE_EVENT|DECLARE_|DEFINE_STATIC_|NOKPROBE_|"
                            r"ALLOW_ERROR_INJECTION|BTF_ID|MODULE_|__ADDRESSABLE|"
                            r"EXPORT_INDIRECT_CALLABLE|INDIRECT_CALLABLE_DECLARE)")
-_REASONISH_TOKEN = re.compile(r"\b(?:SKB_\w+|[A-Z][A-Z0-9]*_[A-Z0-9_]*DROP[A-Z0-9_]*)\b")
+_REASONISH_TOKEN = re.compile(r"\b(?:SKB_DROP_REASON_\w+|SKB_CONSUMED|[A-Z][A-Z0-9]*_[A-Z0-9_]*DROP[A-Z0-9_]*)\b")
 _SKB_DR_SHORT = re.compile(r"\bSKB_DR_(?:SET|OR|INIT)\s*\(\s*\w+\s*,\s*([A-Z][A-Z0-9_]*)\s*\)")
+_PASTING_MACRO = re.compile(r"#\s*define\s+(\w+)\s*\(\s*(?:\w+)\s*\)\s*(SKB_DROP_REASON_\w*?)\s*##")
 _BLANK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
 _TEXT_CALL = re.compile(r"\b(\w*(?:skb|drop|reason|consume|kfree|SKB_DR)\w*)\s*\(")
 _NOT_CALLS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "defined"})

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from analyzer.model import NOT_SPECIFIED, Analysis, Node, Reason, Site
+from analyzer.model import NOT_SPECIFIED, Analysis, Node, Reason, Site, UnresolvedReason
 
 # Site classes, in the order the legend shows them.
 REASONED, INCOMPLETE, UNSPECIFIED, CONSUME = "reasoned", "incomplete", "unspecified", "consume"
@@ -291,9 +291,19 @@ class KernelView:
         return rv.page if rv else None
 
     def never_produced(self) -> list[ReasonView]:
-        """Reasons (sentinels left out) that no site can report."""
+        """Reasons (sentinels left out) that no site can report and no .c file names
+        (the ones the code names are unresolved(), not "never produced")."""
+        named = {u.reason for u in self.a.summary.reasons_unresolved}
         return [rv for rv in self.reasons.values()
-                if rv.reason.name not in SENTINELS and not rv.sites]
+                if rv.reason.name not in SENTINELS and not rv.sites and rv.reason.short not in named]
+
+    def unresolved(self) -> list[tuple[ReasonView, UnresolvedReason]]:
+        """Reasons the .c code names that no site produces, with the cause."""
+        return [(self.reasons[u.reason], u) for u in self.a.summary.reasons_unresolved
+                if u.reason in self.reasons]
+
+    def unresolved_of(self, short: str) -> UnresolvedReason | None:
+        return next((u for u in self.a.summary.reasons_unresolved if u.reason == short), None)
 
 
 # --- call graph -------------------------------------------------------------------------

@@ -22,9 +22,10 @@
 //   handle_excess_rx, ath9k/10k/11k/12k HTC/WMI completion handlers, llc_station_rcv,
 //   vrf_tx_error, ipoib_cm_skb_too_long, mlxsw_sp{1,2}_ptp_transmitted,
 //   hns_nic_drop_rx_fetch, free_rxbuf_skb, rx_free_skb, tx_free_skb,
-//   batadv_send_bcast_packet, ipc_trace_port_rx, mlx5e_consume_skb.
+//   batadv_send_bcast_packet, ipc_trace_port_rx.
 // Not in the family (large bodies with a switch: their kfree_skb calls are the sites):
-// lapb_state0..4_machine (net/lapb/lapb_in.c), mt7915_mac_fill_rx_vector (a loop).
+// lapb_state0..4_machine (net/lapb/lapb_in.c), mt7915_mac_fill_rx_vector (a loop),
+// mlx5e_consume_skb (nine statements: a timestamp branch before napi_consume_skb).
 // Output: one line per call, FILE:LINE:COLUMN(1-based):FUNCTION:CALLEE.
 @r@
 identifier fn = {
@@ -46,7 +47,7 @@ identifier fn = {
   ath12k_wmi_htc_tx_complete,
   llc_station_rcv, vrf_tx_error, ipoib_cm_skb_too_long, mlxsw_sp1_ptp_transmitted,
   mlxsw_sp2_ptp_transmitted, hns_nic_drop_rx_fetch, free_rxbuf_skb, rx_free_skb, tx_free_skb,
-  batadv_send_bcast_packet, ipc_trace_port_rx, mlx5e_consume_skb
+  batadv_send_bcast_packet, ipc_trace_port_rx
 };
 position p;
 @@
