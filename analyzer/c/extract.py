@@ -32,6 +32,7 @@ class _Extractor:
         self.path, self.data, self.text, self.catalogue = path, data, text, catalogue
         self.lines = text.split("\n")
         self.param_cache: dict[int, dict[str, int]] = {}
+        self._blank: str | None = None
         # byte offset -> (line, column) is given by tree-sitter's points (byte columns)
 
     def run(self) -> FileFacts:
@@ -99,27 +100,41 @@ class _Extractor:
             edges=tuple(sorted(set(edges), key=lambda e: (e[2], e[0], e[1]))),
             macros=tuple(macro_facts(self.text)), ops=ops, catalogue_text=self.catalogue,
             parsed=True, has_errors=root.has_error,
-            address_taken=self._address_taken(root, functions), reason_names=self._reason_names())
+            address_taken=self._address_taken(functions), reason_names=self._reason_names())
 
-    def _address_taken(self, root: Node, functions: list[FunctionFact]) -> tuple[str, ...]:
-        """Names used as values, not called, that are no variable or parameter of this
-        file: the functions whose address the file takes (callbacks, ops members)."""
-        values = {node_text(m["value"][0]) for m in parse.matches("values", root)
-                  if "callee" not in m or not _NAMING_MACRO.match(node_text(m["callee"][0]))}
-        if not values:
-            return ()
-        values -= {node_text(n) for m in parse.matches("declared", root) for n in m["name"]}
-        values -= {p.name for fn in functions for p in fn.params}
-        return tuple(sorted(v for v in values if not ENUMERATOR_LIKE.match(v)
-                            and v not in ("true", "false", "NULL")))
+    def _blanked(self) -> str:
+        """The text with comments and strings blanked (computed once, on demand)."""
+        if self._blank is None:
+            self._blank = _BLANK.sub(" ", self.text)
+        return self._blank
+
+    def _address_taken(self, functions: list[FunctionFact]) -> tuple[str, ...]:
+        """Names of functions whose address the file takes (callbacks, which may have no
+        call site): any name stored with `=` (an ops initialiser `.error_report =
+        arp_error_report,`, `p->cb = f;`) or passed as the last of several arguments
+        (`register_cb(ar, handler)`), and the void functions taking an skb that this
+        file defines and uses as a value anywhere (`set_handler(llc_station_rcv)`).
+        Comments and strings are blanked for the second; names after `(` of a naming
+        macro (`EXPORT_SYMBOL(f)`) do not count. Link keeps the family members."""
+        found = set(_STORED.findall(self.text)) | set(_PASSED_LAST.findall(self.text))
+        cands = sorted({fn.name for fn in functions if fn.returns_void
+                        and any(p.pointer and "sk_buff" in p.type for p in fn.params)} - found)
+        if cands and any(self.text.count(n) > 1 for n in cands):
+            text = self._blanked()
+            for m in re.finditer(r"\b(" + "|".join(map(re.escape, cands)) + r")\b(?!\s*\()", text):
+                if not _NAMED_BY_MACRO.search(text, max(0, m.start() - 48), m.start()):
+                    found.add(m.group(1))
+        return tuple(sorted(found))
 
     def _reason_names(self) -> tuple[str, ...]:
         """Enumerator-like tokens outside comments and strings that may name drop reasons
         (link keeps those of the catalogue): `SKB_DROP_REASON_X`, subsystem names such as
-        `RX_DROP_U_X`, and `SKB_DR_SET(r, X)` / `SKB_DR_OR` / `SKB_DR_INIT` short names."""
-        if not _REASONISH_TOKEN.search(self.text) and "SKB_DR" not in self.text:
+        `RX_DROP_U_X`, and `SKB_DR_SET(r, X)` / `SKB_DR_OR` / `SKB_DR_INIT` short names.
+        Only .c files: the question is which reasons the code uses."""
+        if not self.path.endswith(".c") or (not _REASONISH_TOKEN.search(self.text)
+                                             and "SKB_DR" not in self.text):
             return ()
-        text = _BLANK.sub(" ", self.text)
+        text = self._blanked()
         names = set(_REASONISH_TOKEN.findall(text))
         names.update("SKB_DROP_REASON_" + n for n in _SKB_DR_SHORT.findall(text))
         # a file's own pasting macro: `#define FQDR(reason) SKB_DROP_REASON_FQ_##reason`
@@ -199,10 +214,11 @@ class _Extractor:
         return got
 
 
-# macros whose arguments name a function rather than use its address
-_NAMING_MACRO = re.compile(r"(?:EXPORT_|TRACE_|DEFINE_EVENT|DECLARE_|DEFINE_STATIC_|NOKPROBE_|"
-                           r"ALLOW_ERROR_INJECTION|BTF_ID|MODULE_|__ADDRESSABLE|"
-                           r"EXPORT_INDIRECT_CALLABLE|INDIRECT_CALLABLE_DECLARE)")
+# macros whose arguments name a function rather than use its address: EXPORT_SYMBOL(f)
+_NAMED_BY_MACRO = re.compile(r"\b(?:EXPORT_\w*|TRACE_\w*|DEFINE_EVENT\w*|DECLARE_\w*|NOKPROBE_SYMBOL|"
+                             r"ALLOW_ERROR_INJECTION|BTF_ID\w*|__ADDRESSABLE)\s*\(\s*$")
+_PASSED_LAST = re.compile(r",\s*&?\s*([a-z][a-z0-9]*_\w*[a-z0-9])\s*\)")
+_STORED = re.compile(r"=\s*&?\s*([a-z][a-z0-9]*_\w*[a-z0-9])\s*[,;]")
 _REASONISH_TOKEN = re.compile(r"\b(?:SKB_DROP_REASON_\w+|SKB_CONSUMED|[A-Z][A-Z0-9]*_[A-Z0-9_]*DROP[A-Z0-9_]*)\b")
 _SKB_DR_SHORT = re.compile(r"\bSKB_DR_(?:SET|OR|INIT)\s*\(\s*\w+\s*,\s*([A-Z][A-Z0-9_]*)\s*\)")
 _PASTING_MACRO = re.compile(r"#\s*define\s+(\w+)\s*\(\s*(?:\w+)\s*\)\s*(SKB_DROP_REASON_\w*?)\s*##")

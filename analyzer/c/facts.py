@@ -63,8 +63,9 @@ class FunctionFact:
     returns_void: bool
     toplevel_calls: tuple[str, ...]     # callees called as whole statements of the body
     trace_calls: tuple[tuple[str, tuple[str, ...]], ...]  # ("kfree_skb"|"consume_skb", args)
-    size: int = 0                       # statements at every depth (blocks not counted)
-    branchy: bool = False               # a loop or a switch anywhere in the body
+    size: int = 0                       # statements at every depth (blocks not counted; counted
+                                        # only for bodies of <= 4 top-level statements, up to 17)
+    branchy: bool = False               # a loop or a switch anywhere in the body (same limits)
 
 
 @dataclass(frozen=True)

@@ -87,8 +87,14 @@ _LOOPS = frozenset({"while_statement", "for_statement", "do_statement", "switch_
 _NOT_STATEMENTS = frozenset({"compound_statement", "comment", "else_clause", "case_statement"})
 
 
+SHAPE_LIMIT = 16          # body_shape stops counting past this (no wrapper is that big)
+SHAPE_TOPLEVEL = 4        # ... and is not measured for bodies with more top-level statements
+
+
 def body_shape(body: Node | None) -> tuple[int, bool]:
-    """(statements at every depth, a loop or switch anywhere) of a function body.
+    """(statements at every depth, a loop or switch anywhere) of a function body; the
+    count stops past SHAPE_LIMIT and at the first loop or switch (enough to tell a small
+    wrapper).
 
     Blocks, comments and `else` are not statements; `#if` blocks are looked into (both
     branches may be compiled in), expressions are not (a GNU statement expression aside)."""
@@ -96,7 +102,7 @@ def body_shape(body: Node | None) -> tuple[int, bool]:
         return 0, False
     size, branchy = 0, False
     stack = list(body.named_children)
-    while stack:
+    while stack and not branchy and size <= SHAPE_LIMIT:
         n = stack.pop()
         t = n.type
         if t in _LOOPS:
@@ -162,7 +168,7 @@ class FunctionFlow:
                     break
         calls = {k: tuple(tuple(sorted(s)) for s in v) for k, v in self.record.items()}
         statements = len([c for c in body.named_children if c.type != "comment"]) if body else 0
-        size, branchy = body_shape(body)
+        size, branchy = body_shape(body) if statements <= SHAPE_TOPLEVEL else (statements, False)
         decl = self.node.child_by_field_name("declarator")
         head = node_text(self.node)[: (decl.start_byte - self.node.start_byte) if decl else 0]
         fact = FunctionFact(

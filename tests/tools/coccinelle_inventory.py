@@ -160,6 +160,30 @@ def differences(tree: str, version: str, analysis: str) -> int:
         a = json.load(f)
     sites = {(s["file"], s["line"], s["callee"]): (s["function"] or "", s["source"]) for s in a["sites"]}
     cocci = read_inventory(version)
+    # a file spatch gave up on inside a chunk (its per-file --timeout, on a busy machine):
+    # run it alone, without a timeout, and keep what it finds
+    cocci_file = os.path.join(HERE, "coccinelle", f"family-{version}.cocci")
+    missing = sorted({k[0] for k in set(sites) - set(cocci)})
+    redone = []
+    for fl in missing:
+        p = subprocess.run(["spatch", "--very-quiet", "--no-includes", "--no-show-diff",
+                            "--cocci-file", cocci_file, fl], cwd=tree, capture_output=True,
+                           text=True, check=False)
+        new = [ln for ln in p.stdout.splitlines() if LINE.fullmatch(ln)]
+        got = {(x[0], int(x[1]), x[4]) for x in (ln.split(":") for ln in new)}
+        if got - set(cocci):
+            redone += new
+    if redone:
+        path = os.path.join(DATA, f"sites-{version}.txt.gz")
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            lines = set(f.read().splitlines()) | set(redone)
+        lines.discard("")
+        lines = sorted(lines, key=lambda ln: (ln.split(":")[0], int(ln.split(":")[1]),
+                                             int(ln.split(":")[2]), ln))
+        with gzip.GzipFile(path, "wb", mtime=0) as f:
+            f.write(("\n".join(lines) + "\n").encode())
+        print(f"{len(redone)} calls added from files spatch had left out", file=sys.stderr)
+        cocci = read_inventory(version)
     diffs = classify(tree, version, sites, cocci)
     both = len(set(sites) & set(cocci))
     doc = {"version": version, "kernel": a["kernel"]["version"], "skbdrop_sites": len(sites),
