@@ -111,8 +111,8 @@ class _Extractor:
     def _address_taken(self, functions: list[FunctionFact]) -> tuple[str, ...]:
         """Names of functions whose address the file takes (callbacks, which may have no
         call site): any name stored with `=` (an ops initialiser `.error_report =
-        arp_error_report,`, `p->cb = f;`) or passed as the last of several arguments
-        (`register_cb(ar, handler)`), and the void functions taking an skb that this
+        arp_error_report,`, `p->cb = f;`) or passed as an argument after the first
+        (`register_cb(ar, handler)`, `connect_svc(priv, id, handler, …)`), and the void functions taking an skb that this
         file defines and uses as a value anywhere (`set_handler(llc_station_rcv)`).
         Comments and strings are blanked for the second; names after `(` of a naming
         macro (`EXPORT_SYMBOL(f)`) do not count. Link keeps the family members."""
@@ -217,7 +217,7 @@ class _Extractor:
 # macros whose arguments name a function rather than use its address: EXPORT_SYMBOL(f)
 _NAMED_BY_MACRO = re.compile(r"\b(?:EXPORT_\w*|TRACE_\w*|DEFINE_EVENT\w*|DECLARE_\w*|NOKPROBE_SYMBOL|"
                              r"ALLOW_ERROR_INJECTION|BTF_ID\w*|__ADDRESSABLE)\s*\(\s*$")
-_PASSED_LAST = re.compile(r",\s*&?\s*([a-z][a-z0-9]*_\w*[a-z0-9])\s*\)")
+_PASSED_LAST = re.compile(r",\s*&?\s*([a-z][a-z0-9]*_\w*[a-z0-9])\s*[,)]")
 _STORED = re.compile(r"=\s*&?\s*([a-z][a-z0-9]*_\w*[a-z0-9])\s*[,;]")
 _REASONISH_TOKEN = re.compile(r"\b(?:SKB_DROP_REASON_\w+|SKB_CONSUMED|[A-Z][A-Z0-9]*_[A-Z0-9_]*DROP[A-Z0-9_]*)\b")
 _SKB_DR_SHORT = re.compile(r"\bSKB_DR_(?:SET|OR|INIT)\s*\(\s*\w+\s*,\s*([A-Z][A-Z0-9_]*)\s*\)")
