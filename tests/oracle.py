@@ -410,10 +410,12 @@ def catalogue_gold(root: str) -> dict:
     SKB_DROP_REASON_MAX, which the kernel's own name table and BTF list, are in),
     plus every subsystem reason: an enumerator of an enum in a
     subsystem header whose value lies in a registered subsystem's space
-    (id << SKB_DROP_REASON_SUBSYS_SHIFT, id > 0), leaving out the subsystem's base slot
-    (value == id << SHIFT, e.g. __OVS_DROP_REASON, RX_DROP_MONITOR), `*_MAX` sentinels
+    (id << SKB_DROP_REASON_SUBSYS_SHIFT, id > 0), leaving out `*_MAX` sentinels
     (OVS_DROP_MAX) and internal names starting with "_" (mac80211's ___RX_DROP_U_*
-    duplicates of the public RX_DROP_U_* names).
+    duplicates of the public RX_DROP_U_* names, the base slots __OVS_DROP_REASON and
+    ___RX_DROP_UNUSABLE). A public base slot is a reason: RX_DROP_MONITOR (value
+    id << SHIFT) is [0] of mac80211's own name table (drop_reasons_monitor in
+    net/mac80211/main.c) and mac80211 returns it (net/mac80211/rx.c).
     subsystems: every enumerator of ``enum skb_drop_reason_subsys`` except the count
     SKB_DROP_REASON_SUBSYS_NUM (CORE = 0 is in).
     (MAX is kept because the kernel prints it -- FNe(MAX) is in the tracepoint's and
@@ -434,7 +436,7 @@ def catalogue_gold(root: str) -> dict:
         for n, v in zip(en.enumerators, en.values):
             if n.startswith("_") or n.endswith("_MAX"):
                 continue
-            if (v >> shift) in ids and v & ((1 << shift) - 1):
+            if (v >> shift) in ids:
                 reasons[n] = v
     return {"layout": res.layout,
             "reasons": dict(sorted(reasons.items(), key=lambda kv: (kv[1], kv[0]))),

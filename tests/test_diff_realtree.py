@@ -40,7 +40,7 @@ def test_reasons_added(d):
         assert name in added, name
     core = [r for r in d.reasons_added if r.subsystem == "core"]
     assert len(core) == 38
-    assert len(d.reasons_added) - len(core) == 46 + 3 + 11
+    assert len(d.reasons_added) - len(core) == 46 + 1 + 3 + 11   # + RX_DROP_MONITOR
     assert d.reasons_removed == () and d.reasons_renamed == ()
     assert "SKB_DROP_REASON_SUBSYS_MASK" not in added and "SKB_DROP_REASON_MAX" not in added
 
@@ -78,5 +78,5 @@ def test_cli_json(d, analysis_61, analysis_612, capsys, tmp_path):
     assert cli.main(["diff", str(old), str(new), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["old"]["version"].startswith("6.1.") and doc["new"]["version"].startswith("6.12.")
-    assert doc["summary"]["reasons_added"] == len(d.reasons_added) == 98
+    assert doc["summary"]["reasons_added"] == len(d.reasons_added) == 99
     assert doc["summary"]["sites_converted"] == len(d.sites_converted)

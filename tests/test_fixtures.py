@@ -46,7 +46,8 @@ VERBATIM = {"include/net/dropreason-core.h", "include/net/dropreason.h",
 # scanner must derive the family itself)
 FAMILY = ("kfree_skb", "kfree_skb_reason", "sk_skb_reason_drop", "consume_skb",
           "dev_kfree_skb", "dev_kfree_skb_any", "dev_consume_skb_any",
-          "dev_kfree_skb_any_reason", "idiom_drop", "IDIOM_DROP")
+          "dev_kfree_skb_any_reason", "idiom_drop", "IDIOM_DROP", "idiom_error_report",
+          "idiom_station_rcv")
 FAMILY_CALL = re.compile(r"\b(" + "|".join(FAMILY) + r")\s*\(")
 MARKER = re.compile(r"/\*\s*(expect-incomplete|expect|family-link|not-a-site)\b\s*:?([^*]*)\*/")
 
@@ -327,6 +328,7 @@ void idiom_rx(struct sk_buff *); int idiom_handle_ingress(struct sk_buff *);
 int idiom_xmit(struct sk_buff *); int idiom_deferred(struct sk_buff *);
 int idiom_icall_rcv(struct sk_buff *); int idiom_indirect_call(struct sk_buff *);
 int idiom_untyped_call(struct sk_buff *); int idiom_other_table(struct sk_buff *);
+void idiom_callback(struct sk_buff *, int);
 
 int main(void)
 {
@@ -359,6 +361,7 @@ int main(void)
 		idiom_xmit(&skb); idiom_deferred(&skb);
 		idiom_icall_rcv(&skb); idiom_indirect_call(&skb); idiom_untyped_call(&skb);
 		idiom_other_table(&skb);
+		idiom_callback(&skb, rand() % 3);
 	}
 	return 0;
 }

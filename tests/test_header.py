@@ -204,8 +204,9 @@ def test_cli_header_subprocess_no_traceback():
 
 def test_bounds_bases_and_aliases_are_not_reasons():
     """What a scanner may list from mac80211's and openvswitch's enums but is no reason:
-    RX_CONTINUE / RX_QUEUED (= SKB_CONSUMED / SKB_NOT_DROPPED_YET), RX_DROP_MONITOR and
-    __OVS_DROP_REASON (slot-0 bases, id << 16), ___RX_* twins, OVS_DROP_MAX."""
+    RX_CONTINUE / RX_QUEUED (= SKB_CONSUMED / SKB_NOT_DROPPED_YET), __OVS_DROP_REASON
+    (an internal slot-0 base, id << 16), ___RX_* twins, OVS_DROP_MAX. RX_DROP_MONITOR,
+    the public slot-0 name ([0] of mac80211's name table), is a reason."""
     from dataclasses import replace
 
     from analyzer.model import Reason, Subsystem
@@ -224,5 +225,6 @@ def test_bounds_bases_and_aliases_are_not_reasons():
         Subsystem("mac80211_monitor", "SKB_DROP_REASON_SUBSYS_MAC80211_MONITOR", 2,
                   "include/net/dropreason.h", 20),))
     names = {r.name for r in catalogue(a).reasons}
-    assert names == {r.name for r in catalogue(load(NEW)).reasons} | {"RX_DROP_M_BAD_BCN_KEYIDX"}
+    assert names == {r.name for r in catalogue(load(NEW)).reasons} | {"RX_DROP_M_BAD_BCN_KEYIDX",
+                                                                       "RX_DROP_MONITOR"}
     assert "\tSKBDROP_REASON_RX_DROP_M_BAD_BCN_KEYIDX = 131074," in render(a).splitlines()

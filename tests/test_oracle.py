@@ -74,16 +74,18 @@ def test_612_counts_and_values(root_612):
 
 
 def test_612_gold_selection(root_612):
-    """What the gold calls reasons: core minus the mask, subsystem reasons minus base
-    slots, *_MAX and ___ twins."""
+    """What the gold calls reasons: core minus the mask, subsystem reasons minus
+    internal base slots, *_MAX and ___ twins; RX_DROP_MONITOR, the public base slot of
+    MAC80211_MONITOR ([0] of mac80211's name table), is one."""
     g = catalogue_gold(root_612)
     r = g["reasons"]
     assert len([n for n in r if n.startswith("SKB_")]) == 105      # 106 minus SUBSYS_MASK
     assert "SKB_DROP_REASON_MAX" in r and "SKB_DROP_REASON_SUBSYS_MASK" not in r
-    # 3 monitor + 46 unusable public mac80211 names, 11 openvswitch names
-    assert len([n for n in r if n.startswith("RX_DROP_")]) == 49
+    # RX_DROP_MONITOR + 3 monitor + 46 unusable public mac80211 names, 11 openvswitch names
+    assert len([n for n in r if n.startswith("RX_DROP_")]) == 50
+    assert r["RX_DROP_MONITOR"] == 0x20000
     assert len([n for n in r if n.startswith("OVS_DROP_")]) == 11
-    assert not any(n.startswith("_") or n in ("RX_DROP_MONITOR", "OVS_DROP_MAX", "RX_CONTINUE")
+    assert not any(n.startswith("_") or n in ("OVS_DROP_MAX", "RX_CONTINUE")
                    for n in r)
     assert g["subsystems"] == {"SKB_DROP_REASON_SUBSYS_CORE": 0,
                                "SKB_DROP_REASON_SUBSYS_MAC80211_UNUSABLE": 1,

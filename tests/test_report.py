@@ -541,3 +541,31 @@ def test_colours_meet_wcag_aa():
              "code on an unspecified line": (var["fg"], var["bad-bg"])}
     low = {k: round(ratio(*v), 2) for k, v in pairs.items() if ratio(*v) < 4.5}
     assert not low, low
+
+
+def test_unresolved_reasons_are_not_called_never_produced(tmp_path):
+    """A reason the code names but no site produces (summary.reasons_unresolved) is listed
+    with its cause in its own index section and on its reason page, not as 'never
+    produced'."""
+    from dataclasses import replace
+
+    from analyzer.model import UnresolvedReason
+    a = fixture_analysis()
+    u = UnresolvedReason(reason="NEVER_USED", cause="incomplete sites: foo_rcv(): struct field x",
+                         files=("net/ipv4/foo.c",))
+    a = replace(a, summary=replace(a.summary, reasons_unresolved=(u,),
+                                   reasons_never_produced=a.summary.reasons_never_produced - 1))
+    out, _ = build(tmp_path, [a])
+    v = KernelView(a)
+    assert [rv.reason.short for rv, _ in v.unresolved()] == ["NEVER_USED"]
+    assert v.never_produced() == [] and a.summary.reasons_never_produced == 0
+    idx = read(out / "index.html")
+    unresolved = idx[idx.index('id="unresolved"'):idx.index('id="never"')]
+    assert "NEVER_USED" in unresolved and "struct field x" in unresolved
+    assert "NEVER_USED" not in idx[idx.index('id="never"'):]
+    assert 'id="t-reasons_unresolved"><a href="#unresolved">1<' in idx
+    page = read(out / "r/NEVER_USED.html")
+    assert "no drop site was found to produce it" in page and "struct field x" in page
+    # and the JSON keeps it (schema 1)
+    back = Analysis.from_json(a.to_json())
+    assert back.summary.reasons_unresolved == (u,)

@@ -55,6 +55,7 @@ def walk(b, out, summary, fn_name, shots_prefix):
     want = {k: getattr(summary, k) for k in ("drop_sites", "with_reason", "unspecified",
                                              "consume_sites", "reasons_defined",
                                              "reasons_never_produced", "incomplete")}
+    want["reasons_unresolved"] = len(summary.reasons_unresolved)
     assert totals_on_page(b) == want
     screenshot(b, f"{shots_prefix}-index")
     # down the directory tree until a file page, each time into the row with the most

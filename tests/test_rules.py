@@ -42,11 +42,14 @@ def test_sentinels_and_bounds():
     assert not is_sentinel(r("SKB_DROP_REASON_NO_SOCKET", 3))
     assert is_bound(r("__OVS_DROP_REASON", 3 << 16, "openvswitch"))
     assert is_bound(r("OVS_DROP_MAX", (3 << 16) + 9, "openvswitch"))
-    assert is_bound(r("RX_DROP_MONITOR", 1 << 16, "mac80211"))          # index 0: a base
+    # a public base slot is a reason ([0] of the kernel's MAC80211_MONITOR name table);
+    # a private one (leading underscore) is a bound
+    assert not is_bound(r("RX_DROP_MONITOR", 2 << 16, "mac80211"))
+    assert is_bound(r("___RX_DROP_UNUSABLE", 1 << 16, "mac80211"))
     assert is_bound(r("RX_CONTINUE", 1, "mac80211"))                     # subsystem 0
     assert not is_bound(r("OVS_DROP_LAST_ACTION", (3 << 16) + 1, "openvswitch"))
     # the tree's shift decides
-    assert is_bound(r("FOO_BASE", 2 << 8, "foo"), shift=8)
+    assert is_bound(r("_FOO_BASE", 2 << 8, "foo"), shift=8)
     assert not is_bound(r("FOO_A", (2 << 8) + 1, "foo"), shift=8)
     assert is_bound_name("SKB_DROP_REASON_SUBSYS_NUM")
 

@@ -33,6 +33,7 @@ class _Extractor:
         self.path, self.data, self.text, self.catalogue = path, data, text, catalogue
         self.lines = text.split("\n")
         self.param_cache: dict[int, dict[str, int]] = {}
+        self._blank: str | None = None
         # byte offset -> (line, column) is given by tree-sitter's points (byte columns)
 
     def run(self) -> FileFacts:
@@ -108,7 +109,8 @@ class _Extractor:
             edges=tuple(sorted(set(edges), key=lambda e: (e[2], e[0], e[1]))),
             macros=tuple(macro_facts(self.text)), ops=ops, catalogue_text=self.catalogue,
             parsed=True, has_errors=root.has_error, field_stores=field_stores,
-            reason_members=self._reason_members(root), fn_stores=fn_stores)
+            reason_members=self._reason_members(root), fn_stores=fn_stores,
+            address_taken=self._address_taken(functions), reason_names=self._reason_names())
 
     def _field_stores(self, root: Node) -> tuple[tuple[FieldStore, ...], tuple[OpsFact, ...]]:
         """Stores into tracked members (fields.py), with the walk's terms where it saw
@@ -164,6 +166,46 @@ class _Extractor:
                 st.type in ("struct_specifier", "union_specifier") else None
             out.add((node_text(name) if name is not None else "?") + "." + node_text(m["member"][0]))
         return tuple(sorted(out))
+
+    def _blanked(self) -> str:
+        """The text with comments and strings blanked (computed once, on demand)."""
+        if self._blank is None:
+            self._blank = _BLANK.sub(" ", self.text)
+        return self._blank
+
+    def _address_taken(self, functions: list[FunctionFact]) -> tuple[str, ...]:
+        """Names of functions whose address the file takes (callbacks, which may have no
+        call site): any name stored with `=` (an ops initialiser `.error_report =
+        arp_error_report,`, `p->cb = f;`) or passed as an argument after the first
+        (`register_cb(ar, handler)`, `connect_svc(priv, id, handler, …)`), and the void functions taking an skb that this
+        file defines and uses as a value anywhere (`set_handler(llc_station_rcv)`).
+        Comments and strings are blanked for the second; names after `(` of a naming
+        macro (`EXPORT_SYMBOL(f)`) do not count. Link keeps the family members."""
+        found = set(_STORED.findall(self.text)) | set(_PASSED_LAST.findall(self.text))
+        cands = sorted({fn.name for fn in functions if fn.returns_void
+                        and any(p.pointer and "sk_buff" in p.type for p in fn.params)} - found)
+        if cands and any(self.text.count(n) > 1 for n in cands):
+            text = self._blanked()
+            for m in re.finditer(r"\b(" + "|".join(map(re.escape, cands)) + r")\b(?!\s*\()", text):
+                if not _NAMED_BY_MACRO.search(text, max(0, m.start() - 48), m.start()):
+                    found.add(m.group(1))
+        return tuple(sorted(found))
+
+    def _reason_names(self) -> tuple[str, ...]:
+        """Enumerator-like tokens outside comments and strings that may name drop reasons
+        (link keeps those of the catalogue): `SKB_DROP_REASON_X`, subsystem names such as
+        `RX_DROP_U_X`, and `SKB_DR_SET(r, X)` / `SKB_DR_OR` / `SKB_DR_INIT` short names.
+        Only .c files: the question is which reasons the code uses."""
+        if not self.path.endswith(".c") or (not _REASONISH_TOKEN.search(self.text)
+                                             and "SKB_DR" not in self.text):
+            return ()
+        text = self._blanked()
+        names = set(_REASONISH_TOKEN.findall(text))
+        names.update("SKB_DROP_REASON_" + n for n in _SKB_DR_SHORT.findall(text))
+        # a file's own pasting macro: `#define FQDR(reason) SKB_DROP_REASON_FQ_##reason`
+        for mac, prefix in _PASTING_MACRO.findall(text):
+            names.update(prefix + n for n in re.findall(r"\b" + mac + r"\s*\(\s*([A-Z][A-Z0-9_]*)\s*\)", text))
+        return tuple(sorted(names))
 
     def _text_calls(self, seen: set[tuple[int, int]]) -> list[CallFact]:
         """Family-like calls the parser did not form (inside ERROR regions, e.g. after
@@ -238,6 +280,14 @@ class _Extractor:
 
 
 _TRACKED_STORE = re.compile(rb"(?:->|\.)\s*\w*reason\w*\s*(?:=[^=]|[|&+\-^]=)")
+# macros whose arguments name a function rather than use its address: EXPORT_SYMBOL(f)
+_NAMED_BY_MACRO = re.compile(r"\b(?:EXPORT_\w*|TRACE_\w*|DEFINE_EVENT\w*|DECLARE_\w*|NOKPROBE_SYMBOL|"
+                             r"ALLOW_ERROR_INJECTION|BTF_ID\w*|__ADDRESSABLE)\s*\(\s*$")
+_PASSED_LAST = re.compile(r",\s*&?\s*([a-z][a-z0-9]*_\w*[a-z0-9])\s*[,)]")
+_STORED = re.compile(r"=\s*&?\s*([a-z][a-z0-9]*_\w*[a-z0-9])\s*[,;]")
+_REASONISH_TOKEN = re.compile(r"\b(?:SKB_DROP_REASON_\w+|SKB_CONSUMED|[A-Z][A-Z0-9]*_[A-Z0-9_]*DROP[A-Z0-9_]*)\b")
+_SKB_DR_SHORT = re.compile(r"\bSKB_DR_(?:SET|OR|INIT)\s*\(\s*\w+\s*,\s*([A-Z][A-Z0-9_]*)\s*\)")
+_PASTING_MACRO = re.compile(r"#\s*define\s+(\w+)\s*\(\s*(?:\w+)\s*\)\s*(SKB_DROP_REASON_\w*?)\s*##")
 _BLANK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
 _TEXT_CALL = re.compile(r"\b(\w*(?:skb|drop|reason|consume|kfree|SKB_DR)\w*)\s*\(")
 _NOT_CALLS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "defined"})

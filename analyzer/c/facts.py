@@ -94,6 +94,9 @@ class FunctionFact:
     # the terms of every return of a function the walk followed, whatever its type (an
     # `int` or a subsystem's result type can carry reasons: tcp_ack, mac80211's handlers)
     value_returns: tuple[Term, ...] = ()
+    size: int = 0                       # statements at every depth (blocks not counted; counted
+                                        # only for bodies of <= 4 top-level statements, up to 17)
+    branchy: bool = False               # a loop or a switch anywhere in the body (same limits)
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,8 @@ class FileFacts:
     field_stores: tuple[FieldStore, ...] = ()
     reason_members: tuple[str, ...] = ()            # "T.M" of `enum skb_drop_reason (*M)(…);`
     fn_stores: tuple[OpsFact, ...] = ()             # `x->M = f;` at run time (not initialisers)
+    address_taken: tuple[str, ...] = ()   # identifiers used as values, not called (callbacks)
+    reason_names: tuple[str, ...] = ()    # enumerator-like tokens that may name reasons
 
 
 class SkipFile(Exception):

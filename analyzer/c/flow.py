@@ -285,6 +285,37 @@ def _parse_statement(body: str) -> Node | None:
             got = None
         _EXPANSIONS[body] = got
     return got
+_LOOPS = frozenset({"while_statement", "for_statement", "do_statement", "switch_statement"})
+_NOT_STATEMENTS = frozenset({"compound_statement", "comment", "else_clause", "case_statement"})
+
+
+SHAPE_LIMIT = 16          # body_shape stops counting past this (no wrapper is that big)
+SHAPE_TOPLEVEL = 4        # ... and is not measured for bodies with more top-level statements
+
+
+def body_shape(body: Node | None) -> tuple[int, bool]:
+    """(statements at every depth, a loop or switch anywhere) of a function body; the
+    count stops past SHAPE_LIMIT and at the first loop or switch (enough to tell a small
+    wrapper).
+
+    Blocks, comments and `else` are not statements; `#if` blocks are looked into (both
+    branches may be compiled in), expressions are not (a GNU statement expression aside)."""
+    if body is None:
+        return 0, False
+    size, branchy = 0, False
+    stack = list(body.named_children)
+    while stack and not branchy and size <= SHAPE_LIMIT:
+        n = stack.pop()
+        t = n.type
+        if t in _LOOPS:
+            branchy = True
+        if t == "declaration" or (t.endswith("_statement") and t not in _NOT_STATEMENTS):
+            size += 1
+        if t in ("expression_statement", "declaration", "return_statement", "goto_statement",
+                 "break_statement", "continue_statement", "comment"):
+            continue
+        stack.extend(n.named_children)
+    return size, branchy
 
 
 def _copy(state: dict | None) -> dict | None:
@@ -379,6 +410,7 @@ class FunctionFlow:
                     break
         calls = {k: tuple(tuple(sorted(s)) for s in v) for k, v in self.record.items()}
         statements = len([c for c in body.named_children if c.type != "comment"]) if body else 0
+        size, branchy = body_shape(body) if statements <= SHAPE_TOPLEVEL else (statements, False)
         decl = self.node.child_by_field_name("declarator")
         head = node_text(self.node)[: (decl.start_byte - self.node.start_byte) if decl else 0]
         fact = FunctionFact(
@@ -393,7 +425,8 @@ class FunctionFlow:
             toplevel_calls=toplevel_calls(body), trace_calls=tuple(self.trace),
             return_struct=return_struct(self.node),
             value_returns=() if self.returns_reason else
-            tuple(sorted(self.returns if const_returns is None else const_returns)))
+            tuple(sorted(self.returns if const_returns is None else const_returns)),
+            size=size, branchy=branchy)
         return fact, calls
 
     def _params_passed_on(self, t: str) -> dict[str, int]:

@@ -263,7 +263,7 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
     worst = sorted((f for f in v.files.values() if f.counts.unspecified),
                    key=lambda f: (-f.counts.unspecified, f.path))[:15]
     w.page("index.html", kroot + "index.html", **base, **helpers, d=v.root,
-           chain=[], never=v.never_produced(), worst=worst)
+           chain=[], never=v.never_produced(), unresolved=v.unresolved(), worst=worst)
     w.page("files.html", kroot + "files.html", **base, **helpers)
     w.page("functions.html", kroot + "functions.html", **base, **helpers)
     w.page("reasons.html", kroot + "reasons.html", **base, **helpers)
@@ -431,7 +431,7 @@ def _multi_pages(w: Writer, kernels: list[dict]) -> None:
     for k in kernels:
         v = k["view"]
         rows.append(dict(k=k, s=v.a.summary, c=v.totals, reasons=len(v.a.reasons),
-                         never=len(v.never_produced())))
+                         never=len(v.never_produced()), unresolved=len(v.unresolved())))
     cov = [round(100 * r["c"].coverage, 1) if r["c"].coverage is not None else 0.0 for r in rows]
     chart_cov = Markup(line_chart("Coverage: drop sites with a specific reason (%)", labels,
                                   [("coverage", cov)], y_max=100, unit="%"))
@@ -442,7 +442,8 @@ def _multi_pages(w: Writer, kernels: list[dict]) -> None:
         ("consume sites", [r["c"].consume for r in rows])]))
     chart_reasons = Markup(bar_chart("Reasons per version", labels, [
         ("defined", [r["reasons"] for r in rows]),
-        ("never produced", [r["never"] for r in rows])]))
+        ("used, no site found", [r["unresolved"] for r in rows]),
+        ("used nowhere in .c code", [r["never"] for r in rows])]))
     diffs = []
     for old, new in zip(kernels, kernels[1:]):
         cmp = compare(old["view"].a, new["view"].a)

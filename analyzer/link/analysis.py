@@ -12,7 +12,8 @@ from analyzer.link.callgraph import build_callgraph
 from analyzer.link.family import derive_family
 from analyzer.link.resolver import Index, Resolver
 from analyzer.link.sites import call_site, edge_site, macro_sites, source_lines
-from analyzer.model import Analysis, FilesInfo, KernelInfo, Site, Skipped, Summary, rules
+from analyzer.model import (Analysis, FilesInfo, KernelInfo, Site, Skipped, Summary,
+                            UnresolvedReason, rules)
 
 
 def link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
@@ -37,6 +38,11 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
     family = derive_family(facts, index, resolver)
     fam = {m.name: m for m in family}
     consumed = "CONSUMED" if "SKB_CONSUMED" in resolver.by_name else None
+    # calls inside a member are the family's wiring, not sites -- except in a wrapper
+    # whose address is taken (a callback: `.error_report = arp_error_report`), which may
+    # have no call site at all; its inner call stays a site so every drop is somewhere
+    taken = {n for f in facts.values() for n in f.address_taken if n in fam}
+    wiring = {n for n, m in fam.items() if not (n in taken and m.via == "wrapper")}
 
     sites: list[Site] = []
     for path in sorted(facts):
@@ -45,7 +51,7 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
         for c in f.calls:
             kept.add((c.line, c.callee))
             m = fam.get(c.callee)
-            if m is None or c.function in fam or c.function is None:
+            if m is None or c.function in wiring or c.function is None or c.function == c.callee:
                 continue
             sites.append(call_site(path, c, m, resolver, consumed))
         # members whose names the facts stage did not keep arguments for (a driver's
@@ -53,7 +59,7 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
         lines = None
         for caller, callee, line in f.edges:
             m = fam.get(callee)
-            if m is None or caller in fam or (line, callee) in kept:
+            if m is None or caller in wiring or caller == callee or (line, callee) in kept:
                 continue
             if lines is None:
                 lines = source_lines(f)
@@ -71,12 +77,14 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
     unspec = [s for s in drops if rules.is_unspecified(s)]
     produced = {r for s in sites for r in s.reasons}
     real = [r for r in catalogue.reasons if not rules.is_sentinel(r, catalogue.shift)]
+    unresolved = _unresolved(facts, real, produced, sites)
     summary = Summary(
         drop_sites=len(drops), with_reason=len(drops) - len(unspec), unspecified=len(unspec),
         consume_sites=len(sites) - len(drops),
         incomplete=sum(1 for s in drops if rules.is_incomplete(s)),
         reasons_defined=len(real),
-        reasons_never_produced=sum(1 for r in real if r.short not in produced))
+        reasons_never_produced=sum(1 for r in real if r.short not in produced) - len(unresolved),
+        reasons_unresolved=unresolved)
     parsed = [f for f in facts.values() if f.parsed]
     files = FilesInfo(
         scanned=scanned if scanned is not None else len(facts), parsed=len(parsed),
@@ -87,6 +95,44 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
                           subsys_shift=catalogue.shift if catalogue.subsystems else None),
         reasons=catalogue.reasons, subsystems=catalogue.subsystems, family=tuple(family),
         sites=tuple(sites), callgraph=graph, files=files, summary=summary)
+
+
+def _unresolved(facts: Mapping[str, FileFacts], real, produced: set[str],
+                sites: list[Site]) -> tuple[UnresolvedReason, ...]:
+    """Reasons the .c code names (an enumerator token, or SKB_DR_SET's short name) that no
+    site produces, each with the likely cause: the causes of the incomplete drop sites
+    of the files that name it, or where it is named when no site there is incomplete."""
+    wanted = {r.name: r.short for r in real if r.short not in produced}
+    if not wanted:
+        return ()
+    files_of: dict[str, list[str]] = {}
+    for path in sorted(facts):
+        if not path.endswith(".c"):
+            continue
+        for n in facts[path].reason_names:
+            if n in wanted:
+                files_of.setdefault(wanted[n], []).append(path)
+    if not files_of:
+        return ()
+    by_file: dict[str, list[Site]] = {}
+    for s in sites:
+        if s.kind == "drop":
+            by_file.setdefault(s.file, []).append(s)
+    out = []
+    for short in sorted(files_of):
+        files = files_of[short]
+        incomplete = [s for f in files for s in by_file.get(f, ()) if not s.complete]
+        if incomplete:
+            parts = sorted({f"{s.function}(): {s.cause}" for s in incomplete})
+            more = f" (+{len(parts) - 2} more)" if len(parts) > 2 else ""
+            cause = "incomplete sites: " + "; ".join(parts[:2]) + more
+        else:
+            where = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
+            has_drops = any(by_file.get(f) for f in files)
+            cause = ("used only in " + where + (": no drop site there reaches it" if has_drops
+                                                  else ": no drop site in that code"))
+        out.append(UnresolvedReason(reason=short, cause=cause, files=tuple(files)))
+    return tuple(out)
 
 
 def _fix_lines(catalogue: cat_mod.Catalogue, texts: Mapping[str, str]) -> cat_mod.Catalogue:

@@ -354,8 +354,12 @@ def build(texts: dict[str, str]) -> Catalogue:
                 v = values.get(name)
                 if v is None or name.startswith("_") or name.endswith("_MAX"):
                     continue
-                sid, idx = v >> shift, v & ((1 << shift) - 1)
-                if sid == 0 or sid not in ids or idx == 0 or v in seen:
+                # a public name of a subsystem's base slot (id << SHIFT) is a reason:
+                # RX_DROP_MONITOR = 0x20000 is [0] of mac80211's own name table
+                # (net/mac80211/main.c drop_reasons_monitor); __OVS_DROP_REASON and
+                # ___RX_DROP_UNUSABLE are internal ("_") and left out above
+                sid = v >> shift
+                if sid == 0 or sid not in ids or v in seen:
                     continue
                 seen.add(v)
                 reasons.append(Reason(name=name, short=name, value=v, subsystem=ids[sid],

@@ -4,7 +4,9 @@ Roots: functions that fire the `kfree_skb` / `consume_skb` tracepoints on an skb
 given. A function joins the family when it passes its own skb parameter to a member and
   * passes its own drop-reason parameter as that member's reason ("wrapper"), or
   * is a small void wrapper that passes a fixed reason or calls a fixed-reason member
-    (`kfree_skb(skb)` = NOT_SPECIFIED, `dev_kfree_skb_any`), or
+    (`kfree_skb(skb)` = NOT_SPECIFIED, `dev_kfree_skb_any`): small at every depth (at
+    most SMALL_WRAPPER top-level statements, SMALL_WRAPPER_SIZE in all, no loop or
+    switch anywhere), or
   * stores its reason parameter for a later free (`dev_kfree_skb_irq_reason`: "deferred").
 Function-like macros join the same way (`#define dev_kfree_skb(a) consume_skb(a)`).
 Iterated to a fixed point.
@@ -18,7 +20,8 @@ from analyzer.c.facts import ENUMERATOR_LIKE, REASON_TYPE, FileFacts
 from analyzer.model import FamilyMember
 
 DEFERRED_MIN_STATEMENTS = 4
-SMALL_WRAPPER = 2          # statements in a fixed-reason wrapper's body
+SMALL_WRAPPER = 2          # top-level statements in a fixed-reason wrapper's body
+SMALL_WRAPPER_SIZE = 5     # statements at every depth (no loop or switch anywhere)
 
 
 def _skb_param(fn, argtext: str) -> int | None:
@@ -115,6 +118,8 @@ def _wrapper(fn, path, c, g: FamilyMember, skb: int, resolver) -> FamilyMember |
     # fixed-reason wrapper: small, void, no reason parameter of its own
     if fn.statements > SMALL_WRAPPER or not fn.returns_void or c.callee not in fn.toplevel_calls:
         return None
+    if fn.branchy or fn.size > SMALL_WRAPPER_SIZE:
+        return None           # a state machine that ends in a free is no wrapper (lapb_in.c)
     if any(REASON_TYPE.search(p.type) for p in fn.params):
         return None
     if g.reason_param is None:

@@ -2,6 +2,6 @@
 from analyzer.model.data import (  # noqa: F401
     Analysis, CONSUMED, CORE, CallGraph, Edge, FamilyMember,
     FilesInfo, KernelInfo, NOT_SPECIFIED, Node, Reason, SCHEMA,
-    Site, Skipped, Subsystem, Summary,
+    Site, Skipped, Subsystem, Summary, UnresolvedReason,
 )
 from analyzer.model import rules  # noqa: F401,E402

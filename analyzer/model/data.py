@@ -105,6 +105,14 @@ class FilesInfo:
 
 
 @dataclass(frozen=True)
+class UnresolvedReason:
+    """A reason the tree's .c code uses that no site produces, and why."""
+    reason: str                    # short name
+    cause: str
+    files: tuple[str, ...] = ()    # the .c files that name it
+
+
+@dataclass(frozen=True)
 class Summary:
     drop_sites: int = 0
     with_reason: int = 0
@@ -112,7 +120,8 @@ class Summary:
     consume_sites: int = 0
     incomplete: int = 0
     reasons_defined: int = 0
-    reasons_never_produced: int = 0
+    reasons_never_produced: int = 0      # defined, produced by no site, named in no .c file
+    reasons_unresolved: tuple[UnresolvedReason, ...] = ()   # named in .c code, produced by no site
 
 
 @dataclass(frozen=True)
@@ -187,13 +196,19 @@ class Analysis:
             files=FilesInfo(scanned=fi.get("scanned", 0), parsed=fi.get("parsed", 0),
                             with_errors=fi.get("with_errors", 0),
                             skipped=tuple(_build(Skipped, s) for s in fi.get("skipped", []))),
-            summary=_build(Summary, d.get("summary", {})),
+            summary=_summary(d.get("summary", {})),
             tool_version=d.get("tool", {}).get("version", "?"),
         )
 
     @classmethod
     def from_json(cls, text: str) -> "Analysis":
         return cls.from_dict(json.loads(text))
+
+
+def _summary(d: dict[str, Any]) -> Summary:
+    un = tuple(_build(UnresolvedReason, {**u, "files": tuple(u.get("files", ()))})
+               for u in d.get("reasons_unresolved", ()))
+    return _build(Summary, {**d, "reasons_unresolved": un})
 
 
 def _site_dict(s: Site) -> dict[str, Any]:

@@ -108,14 +108,17 @@ def is_bound_name(name: str) -> bool:
 
 def is_bound(r: Reason, shift: int | None = None) -> bool:
     """True for enumerators that bound an enum rather than name a drop reason. In a
-    subsystem's enum also the base slot (index 0, e.g. ``RX_DROP_MONITOR``) and values of
-    subsystem 0 (mac80211's ``RX_CONTINUE``/``RX_QUEUED`` alias core values)."""
+    subsystem's enum also a base slot (index 0) named like a private base
+    (``__OVS_DROP_REASON``, ``___RX_DROP_UNUSABLE``) and values of subsystem 0 (mac80211's
+    ``RX_CONTINUE``/``RX_QUEUED`` alias core values). A public base slot is a reason:
+    ``RX_DROP_MONITOR`` (0x20000) is ``[0]`` of the kernel's name table for MAC80211_MONITOR."""
     if is_bound_name(r.name):
         return True
     if r.subsystem == CORE:
         return False
     shift = shift or DEFAULT_SHIFT
-    return r.value & ((1 << shift) - 1) == 0 or r.value >> shift == 0
+    base = r.value & ((1 << shift) - 1) == 0
+    return (base and r.name.startswith("_")) or r.value >> shift == 0
 
 
 def is_sentinel(r: Reason, shift: int | None = None) -> bool:

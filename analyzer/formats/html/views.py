@@ -10,7 +10,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from analyzer.model import Analysis, Node, Reason, Site
+from analyzer.model import Analysis, Node, Reason, Site, UnresolvedReason
 from analyzer.model.graph import Graph
 from analyzer.model.rules import (CONSUME, INCOMPLETE, REASONED, UNSPECIFIED, is_sentinel,
                                   shift_of, site_class)
@@ -268,6 +268,17 @@ class KernelView:
         return rv.page if rv else None
 
     def never_produced(self) -> list[ReasonView]:
-        """Reasons (sentinels left out) that no site can report."""
+        """Reasons (sentinels left out) that no site can report and no .c file names
+        (the ones the code names are unresolved(), not "never produced")."""
+        named = {u.reason for u in self.a.summary.reasons_unresolved}
         return [rv for rv in self.reasons.values()
-                if not is_sentinel(rv.reason, self.shift) and not rv.sites]
+                if not is_sentinel(rv.reason, self.shift) and not rv.sites
+                and rv.reason.short not in named]
+
+    def unresolved(self) -> list[tuple[ReasonView, UnresolvedReason]]:
+        """Reasons the .c code names that no site produces, with the cause."""
+        return [(self.reasons[u.reason], u) for u in self.a.summary.reasons_unresolved
+                if u.reason in self.reasons]
+
+    def unresolved_of(self, short: str) -> UnresolvedReason | None:
+        return next((u for u in self.a.summary.reasons_unresolved if u.reason == short), None)

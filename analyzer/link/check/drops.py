@@ -201,12 +201,15 @@ def _member_line(ctx: Context, file: str, start: int, names: set[str]) -> int:
 def family_findings(ctx: Context, out: list[Finding]) -> None:
     """Small helpers that drop with a fixed reason are family members, not sites: a
     touched helper whose fixed reason became NOT_SPECIFIED (or a new such helper) is
-    judged like a site."""
+    judged like a site (unless it is a callback, whose inner call is a site itself)."""
     fa = {m.name: m for m in ctx.a.family}
     names = {m.name for m in ctx.b.family}
+    # a callback member (its address is taken) keeps its inner call as a site, which the
+    # site rules judge already
+    with_sites = {(s.file, s.function) for s in ctx.b.sites if s.file in ctx.applied}
     for m in ctx.b.family:
         if m.kind != "drop" or m.reason is None or m.file not in ctx.applied \
-                or not in_scope(m.file, ctx.paths):
+                or not in_scope(m.file, ctx.paths) or (m.file, m.name) in with_sites:
             continue
         old = fa.get(m.name)
         line = _member_line(ctx, m.file, m.line, names - {m.name})
