@@ -112,7 +112,6 @@ class _Files:
             yield p, self.files[p], None
 
 
-INDEX_VERSION = 1
 _CAT_TEXT = re.compile(r"\benum\s+skb_drop_reason(?:_subsys)?\s*\{|SKB_DROP_REASON_SUBSYS_SHIFT"
                        r"|#\s*define\s+DEFINE_DROP_REASON\b")
 MAX_FOCUS = 400          # files in the focused analysis, at most
@@ -235,23 +234,23 @@ class ScanEngine(Engine):
             raw = f"dir:{root}:{t.version}:{st.st_mtime_ns}"
         else:
             return None
-        return hashlib.blake2b(f"{INDEX_VERSION}:{code_version('analysis')}:{raw}".encode(),
+        return hashlib.blake2b(f"{code_version('analysis')}:{raw}".encode(),
                                digest_size=16).hexdigest()
 
     def index(self) -> TreeIndex:
         if self._index is not None:
             return self._index
         import os
-        import pickle
-        from analyzer.source.tree import cache_dir
-        fp = self._fingerprint() if self.use_cache else None
-        path = os.path.join(cache_dir(), "check-index", f"{fp}.pkl") if fp else None
-        if path and os.path.exists(path):
-            try:
-                with open(path, "rb") as f:
-                    self._index = pickle.load(f)
+        from analyzer.source import cache as cache_mod, codec
+        root = cache_mod.usable_root() if self.use_cache else None
+        fp = self._fingerprint() if root else None
+        path = os.path.join(root, "check-index", f"{fp}.json") if fp else None
+        data = cache_mod.read_file(path) if path else None
+        if data is not None:
+            try:        # data only; a corrupt or foreign index is rebuilt
+                self._index = codec.decoder(TreeIndex)(cache_mod.load_entry("check-index", fp, data))
                 return self._index
-            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError):
+            except (codec.BadEntry, RecursionError):
                 pass
         from analyzer.source.cache import content_key
         from analyzer.c.collect import collect_facts
@@ -277,20 +276,21 @@ class ScanEngine(Engine):
             ix.keys[p] = content_key(data)
         self._full = facts
         if path:
-            from analyzer.formats.atomic import write_bytes
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            write_bytes(path, pickle.dumps(ix, protocol=pickle.HIGHEST_PROTOCOL))
+            try:
+                cache_mod.write_atomic(path, cache_mod.dump_entry(
+                    "check-index", fp, codec.encoder(TreeIndex)(ix)))
+            except OSError:
+                pass
         self._index = ix
         return ix
 
     def _base_facts_of(self, paths: Iterable[str]) -> dict:
         """Facts of base files, from memory, the facts cache, or parsed now."""
         import os
-        from analyzer.source.cache import FactsCache
+        from analyzer.source.cache import FactsCache, usable_root
         from analyzer.c.collect import collect_facts
-        from analyzer.source.tree import cache_dir
         ix = self.index()
-        cache = FactsCache(cache_dir() if self.use_cache else None)
+        cache = FactsCache(usable_root() if self.use_cache else None)
         out, missing = {}, {}
         root = getattr(self.tree, "root", None)
         for p in paths:

@@ -38,6 +38,13 @@ def cache_dir() -> str:
     return base
 
 
+def kernels_dir() -> str:
+    """Where `debian:X` trees are downloaded and unpacked: $SKBDROP_KERNELS, or the
+    cache's debian/. Separate from the facts cache so that a test session can use its
+    own cache with trees fetched once (`make kernels`)."""
+    return os.environ.get("SKBDROP_KERNELS") or os.path.join(cache_dir(), "debian")
+
+
 @dataclass
 class Tree:
     """A kernel tree: iterate its .c/.h files once, or read one by path."""
@@ -235,10 +242,13 @@ class GitTree(Tree):
 
 
 # --------------------------------------------------------------------------------------
-def debian_tree(version: str, fetch: bool = True) -> DirTree:
+def debian_tree(version: str, fetch: bool = True, apt_update: bool = False) -> DirTree:
+    """Debian's linux-source-VERSION from the kernels directory, downloaded first if
+    needed; APT_UPDATE (the explicit fetch step, `make kernels`) refreshes the package
+    lists once when the download fails; the tool never does that unasked."""
     if not re.fullmatch(r"\d+\.\d+", version):
         raise InputError(f"debian:{version}: not a Debian kernel version (use e.g. debian:6.12)")
-    base = os.path.join(cache_dir(), "debian")
+    base = kernels_dir()
     os.makedirs(base, exist_ok=True)
     tree_dir = os.path.join(base, f"tree-{version}", f"linux-source-{version}")
     done = os.path.join(base, f"tree-{version}", ".complete")
@@ -249,15 +259,16 @@ def debian_tree(version: str, fetch: bool = True) -> DirTree:
         raise InputError(f"debian:{version}: not in the cache ({base})")
     debs = glob.glob(os.path.join(base, f"linux-source-{version}_*.deb"))
     if not debs:
+        # never `apt-get update` unasked: it changes the machine's package lists
         r = _apt_download(version, base)
-        if r.returncode != 0 and os.geteuid() == 0:
-            # a fresh machine may have no package lists yet
+        if r.returncode != 0 and apt_update and os.geteuid() == 0:
             subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
             r = _apt_download(version, base)
         debs = glob.glob(os.path.join(base, f"linux-source-{version}_*.deb"))
         if r.returncode != 0 or not debs:
             msg = (r.stderr.strip().splitlines() or ["apt-get download failed"])[-1]
-            raise InputError(f"debian:{version}: cannot download linux-source-{version}: {msg}")
+            raise InputError(f"debian:{version}: cannot download linux-source-{version}: {msg}"
+                             " (no package lists yet? run apt-get update)")
     deb = sorted(debs)[-1]
     tarball = _tarball_from_deb(deb, base, version)
     tmp = os.path.join(base, f"tree-{version}.tmp")
