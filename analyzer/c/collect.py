@@ -132,7 +132,7 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
                     out[path] = facts if facts.path == path else _repath(facts, path)
     except BaseException:
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            _stop(pool)
             pool = None
         raise
     finally:
@@ -156,7 +156,30 @@ class _Done:
 
 
 def _ignore_sigint():
+    """Workers leave Ctrl-C to the main process, which stops them with SIGTERM: that
+    raises SystemExit in the worker, so a cache entry being written is removed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_term)
+
+
+def _exit_on_term(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Interrupted: drop the queued work and stop the workers now, not after their chunk."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            p.terminate()
+        except (OSError, ValueError):
+            pass
+    for p in procs:
+        try:
+            p.join(timeout=30)
+        except (OSError, ValueError, AssertionError):
+            pass
 
 
 def _work_chunk(items):
