@@ -361,7 +361,7 @@ def test_tree_names_are_escaped_everywhere(tmp_path):
     assert "<img/src=x/onerror=alert(1)>" in d["kernel"]["version"]
     r = _cli(["export", str(a), "--format", "json", "--table", "reasons"])
     reasons = json.loads(r.stdout)
-    reasons = reasons["reasons"] if isinstance(reasons, dict) else reasons
+    reasons = reasons["rows"]
     assert any(EVIL in x["doc"] for x in reasons)
     f = evil_dir / "a\"b'<c>&.c"
     old = f.read_text()
