@@ -14,8 +14,14 @@ from test_report import build, fixture_analysis
 
 pytestmark = pytest.mark.browser
 why = available()
-if why:
-    pytest.skip(why, allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def _browser_required():
+    # a missing browser fails every check here, it never makes them vanish (the Makefile
+    # installs chromium and chromium-driver)
+    if why:
+        pytest.fail(f"browser check cannot run: {why}")
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402

@@ -102,7 +102,7 @@ def test_612_in_chromium(report_612):
     from browser import available
     why = available()
     if why:
-        pytest.skip(why)
+        pytest.fail(f"browser check cannot run: {why}")
     from pathlib import Path
 
     from browser import chromium
