@@ -15,6 +15,7 @@ import sys
 
 from analyzer import __version__
 from analyzer.errors import InputError
+from analyzer.model.data import SCHEMA
 
 # subcommand -> module implementing ``command(args) -> int``
 MODULES = {
@@ -26,6 +27,7 @@ MODULES = {
     "diff": "analyzer.commands.diff",
     "check": "analyzer.commands.check",
     "explain": "analyzer.commands.explain",
+    "schema": "analyzer.commands.schema",
 }
 
 
@@ -37,7 +39,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="skbdrop", description="Where the Linux kernel drops packets, and why.")
-    p.add_argument("--version", action="version", version=f"skbdrop {__version__}")
+    p.add_argument("--version", action="version",
+                   version=f"skbdrop {__version__} (analysis schema {SCHEMA})")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -104,12 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.add_argument("-o", "--output", metavar="DIR")
     common_scan(s)
+
+    s = sub.add_parser("schema", help="print a JSON Schema of skbdrop's JSON (no NAME: list them)")
+    s.add_argument("name", nargs="?", metavar="NAME",
+                   help="analysis, export-reasons, export-sites, check or explain")
+    s.add_argument("-o", "--output", default="-")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _main(argv)
+        code = _main(argv)
+        if argv is None:
+            # the program (not a caller in-process): the work is done and its output in
+            # place; a Ctrl-C from here to the exit changes nothing
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return code
     except KeyboardInterrupt:
         # whatever was running has cleaned up on its way out (atomic writes, staged
         # report directories, cache entries); a second Ctrl-C must not add a traceback

@@ -1,6 +1,10 @@
 """The pipeline: KERNEL -> tree -> per-file facts (cached, parallel) -> link -> Analysis.
 
-`load_analysis` is the one entry point for commands that take `KERNEL|analysis.json`."""
+`load_analysis` is the one entry point for commands that take `KERNEL|analysis.json`.
+Besides the tree forms of `open_tree`, commands that need only the reason table
+(`sources=False`: header, export --table reasons, verify, diff) accept `btf:FILE`, and a
+kernel headers tree (Makefile and include/, no net/*.c) is enough for them; `scan`
+refuses both in one line."""
 from __future__ import annotations
 
 import json
@@ -8,6 +12,7 @@ import os
 from dataclasses import replace
 
 from analyzer.c.collect import collect_facts
+from analyzer.c.text import call_positions
 from analyzer.errors import InputError
 from analyzer.link.analysis import link
 from analyzer.model import Analysis, KernelInfo
@@ -16,9 +21,19 @@ from analyzer.source import codec
 from analyzer.source.tree import Tree, open_tree
 
 
+BTF_PREFIX = "btf:"
+
+
 def load_analysis(spec: str, *, jobs: int | None = None, use_cache: bool = True,
-                  progress: bool = False) -> Analysis:
-    """An Analysis from a saved analysis JSON file or from a KERNEL spec (scanned now)."""
+                  progress: bool = False, sources: bool = True) -> Analysis:
+    """An Analysis from a saved analysis JSON file or from a KERNEL spec (scanned now).
+    SOURCES=False: the caller needs the reason table only, so `btf:FILE` will do."""
+    if spec.startswith(BTF_PREFIX):
+        if sources:
+            raise InputError(f"{spec}: BTF holds the reason table, not the sources: use it with "
+                             "header, export --table reasons, verify or diff")
+        from analyzer.source.btf import analysis_from_btf
+        return analysis_from_btf(spec[len(BTF_PREFIX):])
     if spec.endswith(".json") and os.path.isfile(spec):
         return read_analysis(spec)
     return scan(spec, jobs=jobs, use_cache=use_cache, progress=progress)
@@ -52,8 +67,15 @@ def read_analysis(path: str) -> Analysis:
 
 
 def scan(spec: str, *, jobs: int | None = None, use_cache: bool = True,
-         progress: bool = False) -> Analysis:
+         progress: bool = False, require_sources: bool = False) -> Analysis:
+    """REQUIRE_SOURCES (the scan command): a headers tree or BTF is an input error."""
+    if require_sources and spec.startswith(BTF_PREFIX):
+        raise InputError(f"{spec}: BTF has no sources to scan (it serves header, export "
+                         "--table reasons, verify and diff)")
     tree = open_tree(spec)
+    if require_sources and not getattr(tree, "has_sources", lambda: True)():
+        raise InputError(f"{spec}: a kernel headers tree (Linux {tree.version}, no net/*.c): "
+                         "no sources to scan; header, export --table reasons and verify work on it")
     facts = collect_facts(tree, jobs=jobs, use_cache=use_cache, progress=progress)
     a = link(facts, KernelInfo(version=tree.version, source=tree.source, layout=""),
              skipped=facts.skipped, scanned=max(facts.scanned, getattr(tree, "count", 0)))
@@ -62,23 +84,15 @@ def scan(spec: str, *, jobs: int | None = None, use_cache: bool = True,
 
 def _with_source_lines(a: Analysis, tree: Tree) -> Analysis:
     """Sites found through the call edges only (a wrapper whose arguments the facts did
-    not keep) get their source line and column from the file itself."""
+    not keep) get their source line and column from the file (c/text.call_positions)."""
     if all(s.source for s in a.sites):
         return a
-    texts: dict[str, list[str]] = {}
+    pos = call_positions(tree.read, [(s.file, s.line, s.callee) for s in a.sites if not s.source])
     sites = []
     for s in a.sites:
-        if not s.source:
-            if s.file not in texts:
-                try:
-                    texts[s.file] = tree.read(s.file).decode("utf-8", "replace").split("\n")
-                except Exception:  # noqa: BLE001 - a missing line is not worth failing for
-                    texts[s.file] = []
-            lines = texts[s.file]
-            if 0 < s.line <= len(lines):
-                text = lines[s.line - 1]
-                col = text.find(s.callee + "(") + 1 or s.column
-                s = replace(s, source=text.strip(), column=col)
+        p = None if s.source else pos.get((s.file, s.line, s.callee))
+        if p is not None:
+            s = replace(s, source=p[1], column=p[0] or s.column)
         sites.append(s)
     sites.sort(key=lambda s: (s.file, s.line, s.column, s.callee))
     return replace(a, sites=tuple(sites))

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import pytest
 
 from analyzer.c.collect import collect_facts
-from analyzer.c.facts import FileFacts, extract
+from analyzer.c.extract import extract
+from analyzer.c.facts import FileFacts
 from analyzer.cli import main
-from analyzer.commands.check import TreeIndex
+from analyzer.link.relink import _index_from_data, _index_to_data, build_index
 from analyzer.model import Analysis
 from analyzer.source import cache as cache_mod, codec, manifest as manifest_mod
 from analyzer.source.tree import DirTree, cache_dir
@@ -120,8 +121,20 @@ def test_codec_is_generic():
               table={"k": (1, 2)}, flag=True)
     assert codec.decoder(Outer)(json.loads(json.dumps(codec.encoder(Outer)(v)))) == v
     # every dataclass the cache holds builds (an unsupported field type fails here)
-    for cls in (FileFacts, TreeIndex, Analysis):
+    for cls in (FileFacts, Analysis):
         codec.encoder(cls), codec.decoder(cls)
+
+
+def test_link_index_round_trips(tree):
+    facts = collect_facts(DirTree(str(tree)), jobs=1, use_cache=False)
+    ix = build_index(facts)
+    back = _index_from_data(json.loads(json.dumps(_index_to_data(ix))))
+    for name in ("defs", "callers", "mentions"):
+        assert getattr(back, name).text == getattr(ix, name).text
+        assert list(getattr(back, name).starts) == list(getattr(ix, name).starts)
+    assert (back.catalogue, back.family, back.skipped, back.scanned) == \
+        (ix.catalogue, ix.family, ix.skipped, ix.scanned)
+    assert back.defs.get("idiom_constant") == ix.defs.get("idiom_constant") != ()
 
 
 @pytest.mark.parametrize("bad", [
@@ -185,7 +198,7 @@ def test_planted_entries_change_nothing_and_run_nothing(tree, tmp_path, plant):
     check_first = r.stdout
     files = [os.path.join(cache, f) for f in _files(cache)]
     kinds = {os.path.relpath(f, cache).split("-")[0] for f in files}
-    assert {"facts", "check"} <= kinds, kinds
+    assert {"facts", "link"} <= kinds, kinds
     marker = tmp_path / "RAN"
     evil = pickle.dumps(_Evil(marker))
     assert b"system" in evil
@@ -209,7 +222,7 @@ def test_planted_entries_change_nothing_and_run_nothing(tree, tmp_path, plant):
     if plant != "symlink":
         # every planted entry was replaced by a good one again (facts and check index)
         for f in files:
-            if "facts-" in f or "check-index" in f:
+            if "facts-" in f or "link-index" in f:
                 assert open(f, "rb").read().startswith(b'["skbdrop-cache"'), f
 
 

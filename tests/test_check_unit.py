@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 
 from analyzer.commands import check
+from analyzer.link import consistency
 
 from analyzer.source import patch as P
 from analyzer.cli import main
@@ -91,7 +92,7 @@ def toy_analysis(files: dict[str, str | None]) -> Analysis:
     """Reasons from the enum (values by position), sites from the calls (constants only)."""
     reasons = []
     core = files.get("include/net/dropreason-core.h") or ""
-    names, _ = check.enum_entries(core) or ([], 0)
+    names, _ = consistency.enum_entries(core) or ([], 0)
     lines = core.split("\n")
     for value, name in enumerate(names):
         line = next(i for i, ln in enumerate(lines, 1) if re.search(rf"\b{name}\b\s*[,=]", ln))
@@ -564,29 +565,29 @@ def test_consistency_5_17_layout():
              "\tEM(SKB_DROP_REASON_TCP_CSUM, TCP_CSUM)\t\t\t\\\n"
              "\tEMe(SKB_DROP_REASON_MAX, MAX)\n")
     texts = {"include/linux/skbuff.h": skbuff, "include/trace/events/skb.h": trace}
-    assert check.consistency_problems(texts) == []
+    assert consistency.problems(texts) == []
     # a reason added to the enum only: the tracepoint prints a number for it
     texts["include/linux/skbuff.h"] = skbuff.replace(
         "\tSKB_DROP_REASON_MAX", "\tSKB_DROP_REASON_UDP_CSUM,\n\tSKB_DROP_REASON_MAX")
-    [(path, line, msg)] = check.consistency_problems(texts)
+    [(path, line, msg)] = consistency.problems(texts)
     assert path == "include/trace/events/skb.h" and line == 1
     assert "SKB_DROP_REASON_UDP_CSUM is in enum skb_drop_reason but not in TRACE_SKB_DROP_REASON" in msg
     # a name printed differently from its enumerator
     texts["include/linux/skbuff.h"] = skbuff
     texts["include/trace/events/skb.h"] = trace.replace("NO_SOCKET)", "NO_SOCK)")
-    [(_p, _l, msg)] = check.consistency_problems(texts)
+    [(_p, _l, msg)] = consistency.problems(texts)
     assert msg == "TRACE_SKB_DROP_REASON prints SKB_DROP_REASON_NO_SOCKET as NO_SOCK"
 
 
 def test_consistency_xmacro_order_and_extra():
     texts = {"include/net/dropreason-core.h": CORE_H}
-    assert check.consistency_problems(texts) == []
+    assert consistency.problems(texts) == []
     swapped = CORE_H.replace("\tFN(NO_SOCKET)\t\t\\\n\tFN(PKT_TOO_SMALL)\t\\\n",
                              "\tFN(PKT_TOO_SMALL)\t\\\n\tFN(NO_SOCKET)\t\t\\\n")
-    [(_p, _l, msg)] = check.consistency_problems({"include/net/dropreason-core.h": swapped})
+    [(_p, _l, msg)] = consistency.problems({"include/net/dropreason-core.h": swapped})
     assert "different orders" in msg and "SKB_DROP_REASON_PKT_TOO_SMALL" in msg
     extra = CORE_H.replace("\tFNe(MAX)", "\tFN(GHOST)\t\t\\\n\tFNe(MAX)")
-    [(_p, line, msg)] = check.consistency_problems({"include/net/dropreason-core.h": extra})
+    [(_p, line, msg)] = consistency.problems({"include/net/dropreason-core.h": extra})
     assert "lists SKB_DROP_REASON_GHOST, which enum skb_drop_reason does not define" in msg
     assert extra.split("\n")[line - 1].strip().startswith("FN(GHOST)")
 

@@ -321,6 +321,9 @@ void idiom_struct_field(struct sk_buff *); void idiom_switch(struct sk_buff *, i
 void idiom_ternary(struct sk_buff *, int); int idiom_latin1(struct sk_buff *);
 int idiom_udp_queue_one(struct sock *, struct sk_buff *);
 int idiom_indirect_rcv(struct sk_buff *); int idiom_locked_rcv(struct sock *, struct sk_buff *);
+int idiom_xmit(struct sk_buff *); int idiom_deferred(struct sk_buff *);
+int idiom_icall_rcv(struct sk_buff *); int idiom_indirect_call(struct sk_buff *);
+int idiom_untyped_call(struct sk_buff *); int idiom_other_table(struct sk_buff *);
 
 int main(void)
 {
@@ -348,6 +351,9 @@ int main(void)
 		idiom_ternary(&skb, rand() & 1); idiom_latin1(&skb);
 		idiom_udp_queue_one(NULL, &skb);
 		idiom_indirect_rcv(&skb); idiom_locked_rcv(NULL, &skb);
+		idiom_xmit(&skb); idiom_deferred(&skb);
+		idiom_icall_rcv(&skb); idiom_indirect_call(&skb); idiom_untyped_call(&skb);
+		idiom_other_table(&skb);
 	}
 	return 0;
 }
@@ -507,7 +513,7 @@ KNOWN_GAPS: dict[str, str] = {}
 # comments are checked by test_idioms_scan with the rest.
 SKIPPED: dict[str, str] = {}
 # idiom files with no expect comment (declarations only)
-NO_SITES = {"net/idioms/idioms.h"}
+NO_SITES = {"net/idioms/idioms.h", "include/linux/indirect_call_wrapper.h"}
 
 
 def test_non_utf8_file_is_mined(idiom_analysis):

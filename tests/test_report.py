@@ -17,7 +17,8 @@ import pytest
 
 from analyzer.cli import main
 from analyzer.commands.report import MARKER, ReportInput, build_report
-from analyzer.formats.html.views import KernelView, site_class
+from analyzer.formats.html.views import KernelView
+from analyzer.model.rules import site_class
 from analyzer.formats.html.diff import compare
 from analyzer.formats.html.source import DirReader, SourceReader
 from analyzer.model import (Analysis, CallGraph, Edge, FamilyMember, KernelInfo, Node, Reason,
@@ -282,14 +283,12 @@ def test_function_page_callers(tmp_path):
 
 def test_function_pointer_pseudo_nodes_end_caller_paths():
     """`.handler` stands for every call through a ->handler field: shown, not followed."""
-    import networkx as nx
-
-    from analyzer.formats.html.views import callers_bfs, chain_to_entry
-    g = nx.DiGraph([("a", ".handler"), ("b", ".handler"), (".handler", "f"), ("c", "f"),
-                    ("d", "c")])
-    t = callers_bfs(g, ["f"], 100)
+    from analyzer.model.graph import Graph
+    g = Graph((), [("a", ".handler", "call"), ("b", ".handler", "call"), (".handler", "f", "ops"),
+                   ("c", "f", "call"), ("d", "c", "call")])
+    t = g.callers_tree(["f"], 100)
     assert t.order == ["f", ".handler", "c", "d"]
-    assert chain_to_entry(g, {}, "f") == ([".handler", "f"], True)
+    assert g.chain_to_entry("f") == ([".handler", "f"], True)
 
 
 def test_without_source_shows_site_lines(tmp_path):

@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
-from analyzer.c.facts import FileFacts, SkipFile, extract
+from analyzer.c.extract import extract
+from analyzer.c.facts import FileFacts, SkipFile
+from analyzer.errors import InputError
 from analyzer.source.cache import FactsCache, content_key, usable_root
 from analyzer.source.manifest import Manifest, stat_key
 from analyzer.source.tree import Tree, worth_keeping
 
-__all__ = ["Facts", "collect_facts"]
+__all__ = ["Facts", "FactsOf", "collect_facts"]
 
 
 class Facts(dict):
@@ -147,6 +149,48 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
     return out
 
 
+class FactsOf:
+    """Facts of single files of a tree, on demand, from the same manifest and cache as
+    :func:`collect_facts`: a file whose stat the manifest knows is not read."""
+
+    def __init__(self, tree: Tree, *, use_cache: bool = True):
+        self.tree = tree
+        root = usable_root() if use_cache else None
+        self.cache = FactsCache(root)
+        self.manifest = Manifest.load(tree, root) if root else None
+        self.root = getattr(tree, "root", None)
+
+    def get(self, paths) -> dict[str, FileFacts]:
+        """Facts of the files PATHS of the tree that are worth parsing."""
+        out: dict[str, FileFacts] = {}
+        for path in paths:
+            if self.manifest is not None and self.root:
+                known = self.manifest.lookup(path, os.path.join(self.root, path))
+                if known == "":
+                    continue
+                hit = self.cache.get(known) if known else None
+                if hit is not None:
+                    out[path] = hit if hit.path == path else _repath(hit, path)
+                    continue
+            try:
+                data = self.tree.read(path)
+            except (InputError, OSError):
+                continue
+            got = self.parse({path: data})
+            out.update(got)
+        return out
+
+    def parse(self, files: Mapping[str, bytes]) -> dict[str, FileFacts]:
+        """Facts of FILES (path -> contents, e.g. patched), through the facts cache."""
+        out: dict[str, FileFacts] = {}
+        root = self.cache.root and os.path.dirname(self.cache.root)
+        for path in sorted(files):
+            path, _key, facts, _err, _st, _parsed = _work((path, files[path], None, root))
+            if facts is not None:
+                out[path] = facts if facts.path == path else _repath(facts, path)
+        return out
+
+
 class _Done:
     def __init__(self, value):
         self.value = value
@@ -155,9 +199,15 @@ class _Done:
         return self.value
 
 
+_IN_WORKER = False
+
+
 def _ignore_sigint():
     """Workers leave Ctrl-C to the main process, which stops them with SIGTERM: that
-    raises SystemExit in the worker, so a cache entry being written is removed."""
+    raises SystemExit in the worker, so a cache entry being written is removed, and the
+    worker exits at once (not after the work already queued for it)."""
+    global _IN_WORKER
+    _IN_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_term)
 
@@ -184,7 +234,12 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 def _work_chunk(items):
     gc.enable()           # a forked worker inherits the reader's disabled GC; parsing needs it
-    return [_work(i) for i in items]
+    try:
+        return [_work(i) for i in items]
+    except SystemExit:
+        if _IN_WORKER:    # stopped by an interrupted scan: cleaned up, now gone
+            os._exit(143)
+        raise
 
 
 def _with_overrides(files, overrides: dict[str, bytes]):

@@ -14,7 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from analyzer.commands.header import load, require_catalogue
-from analyzer.model import CORE, NOT_SPECIFIED, Analysis, Reason, Site, Subsystem
+from analyzer.model import CORE, Analysis, Reason, Site, Subsystem
+from analyzer.model.rules import has_reason, is_unspecified
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,6 @@ def _doc_key(doc: str) -> str:
     return " ".join(doc.lower().split())
 
 
-def _unspecified(s: Site) -> bool:
-    return s.kind == "drop" and (s.resolution == "unspecified" or tuple(s.reasons) == (NOT_SPECIFIED,))
-
-
-def _specified(s: Site) -> bool:
-    return s.kind == "drop" and any(r != NOT_SPECIFIED for r in s.reasons)
-
-
 def _site_key(s: Site):
     return (s.file, s.function, s.callee, " ".join((s.reason_arg or "").split()), s.kind)
 
@@ -103,7 +96,7 @@ def _match_sites(old: tuple[Site, ...], new: tuple[Site, ...]):
         a, b = go.get(k, []), gn.get(k, [])
         for so, sn in zip(a, b):
             matched += 1
-            if _unspecified(so) and _specified(sn):
+            if is_unspecified(so) and has_reason(sn):
                 conv.append(Conversion(so, sn))
             elif so.kind == "drop" and tuple(so.reasons) != tuple(sn.reasons):
                 # (a consume site's reason is CONSUMED once the catalogue has it: no change)
@@ -114,10 +107,10 @@ def _match_sites(old: tuple[Site, ...], new: tuple[Site, ...]):
     fo: dict = defaultdict(list)
     fn: dict = defaultdict(list)
     for s in rest_old:
-        if _unspecified(s):
+        if is_unspecified(s):
             fo[(s.file, s.function)].append(s)
     for s in rest_new:
-        if _specified(s):
+        if has_reason(s):
             fn[(s.file, s.function)].append(s)
     used_old, used_new = set(), set()
     for k in sorted(fo.keys() & fn.keys()):
@@ -286,8 +279,8 @@ def fails(d: Diff, fail_on: str) -> bool:
 
 def command(args) -> int:
     from analyzer.formats.atomic import write_text
-    old = load(args.old, args)
-    new = load(args.new, args)
+    old = load(args.old, args, sources=False)
+    new = load(args.new, args, sources=False)
     d = diff(old, new, args.old, args.new)
     write_text("-", to_json(d) if args.format == "json" else to_text(d))
     return 1 if fails(d, getattr(args, "fail_on", "never")) else 0

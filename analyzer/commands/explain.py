@@ -22,13 +22,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import deque
 from dataclasses import asdict, dataclass, field
 
 from analyzer.formats.atomic import write_text
 from analyzer.errors import InputError
 from analyzer.events.readers import Aggregate, read_events
-from analyzer.model import Analysis, Node, Reason, Site
+from analyzer.model import CORE, Analysis, Reason, Site
+from analyzer.model.graph import Graph, bare, node_file
+from analyzer.model.rules import index_in_subsystem, is_bound, shift_of, subsystem_of
 
 MAX_INLINE_DEPTH = 6      # static callees followed from the event's function
 MAX_CANDIDATES = 12       # candidates kept per (function, reason)
@@ -36,7 +37,6 @@ MAX_CHAINS = 3            # call chains per site in REASON mode
 MAX_CHAIN_DEPTH = 12
 MAX_CHAIN_VISIT = 20000   # callers visited per site when looking for entry points
 CORE_PREFIX = "SKB_DROP_REASON_"
-SHIFT = 16
 
 # certainty labels
 CERTAIN = "certain"
@@ -107,26 +107,12 @@ class Row:
 
 
 # --------------------------------------------------------------------------- index
-def bare(name: str) -> str:
-    """A function's name without a ``file:`` qualification."""
-    return name.rsplit(":", 1)[-1]
-
-
-def node_file(n: Node) -> str:
-    """The file defining a node; a ``file:name`` id names it even when ``file`` is empty."""
-    return n.file or (n.id.rsplit(":", 1)[0] if ":" in n.id else "")
-
-
-def node_static(n: Node) -> bool:
-    """Static: flagged so, or qualified by its file (ids of static functions are ``file:name``)."""
-    return n.static or ":" in n.id
-
-
 class Index:
-    """Lookups over one Analysis, built once."""
+    """Lookups over one Analysis, built once; the call graph is walked by model/graph.py."""
 
     def __init__(self, a: Analysis):
         self.a = a
+        self.shift = shift_of(a)
         self.by_short = a.reason_by_short()
         self.by_name = {r.name: r for r in a.reasons}
         self.by_value = a.reason_by_value()
@@ -139,25 +125,13 @@ class Index:
             self.sites_by_func.setdefault(s.function, []).append(s)
             for r in s.reasons:
                 self.sites_by_reason.setdefault(r, []).append(s)
-        self.nodes: dict[str, Node] = {n.id: n for n in a.callgraph.nodes}
-        self.ids_by_name: dict[str, list[str]] = {}
-        self.id_by_file_name: dict[tuple[str, str], str] = {}
-        for n in a.callgraph.nodes:
-            self.ids_by_name.setdefault(bare(n.name), []).append(n.id)
-            self.id_by_file_name[(node_file(n), bare(n.name))] = n.id
-        self.callees: dict[str, list[str]] = {}
-        self.callers: dict[str, list[str]] = {}
-        for e in a.callgraph.edges:
-            if e.kind == "call":
-                self.callees.setdefault(e.caller, []).append(e.callee)
-            self.callers.setdefault(e.callee, []).append(e.caller)
-        for d in (self.callees, self.callers):
-            for k in d:
-                d[k] = sorted(set(d[k]))
+        self.graph = Graph.of(a)
+        self.nodes = self.graph.nodes
         self.family = {f.name for f in a.family}
         self._inl_cache: dict[str, dict] = {}
-        self.max_core = max((r.value for r in a.reasons if r.subsystem == "core" and 0 <= r.value < 1 << SHIFT
-                             and not r.name.endswith("_MAX")), default=-1)
+        self.max_core = max((r.value for r in a.reasons if r.subsystem == CORE and r.value >= 0
+                             and subsystem_of(r.value, self.shift) == 0
+                             and not is_bound(r, self.shift)), default=-1)
 
     # -- reasons -------------------------------------------------------------------
     def decode(self, text: str | None) -> ReasonRef:
@@ -173,7 +147,7 @@ class Index:
             r = self.by_value.get(num)
             if r is not None:
                 return ReasonRef(text, r.short, r.value, r.subsystem)
-            sid, idx = num >> SHIFT, num & 0xFFFF
+            sid, idx = subsystem_of(num, self.shift), index_in_subsystem(num, self.shift)
             if sid:
                 sub = self.subsys_by_id.get(sid)
                 if sub is None:
@@ -199,100 +173,25 @@ class Index:
         return self.by_name.get(t) or self.by_name.get(u) or self.by_name.get(CORE_PREFIX + u)
 
     # -- functions -----------------------------------------------------------------
-    def node_of_site(self, s: Site) -> str | None:
-        nid = self.id_by_file_name.get((s.file, s.function))
-        if nid is None and s.function in self.nodes and not node_static(self.nodes[s.function]):
-            nid = s.function                  # a global function whose node lacks its file
-        return nid
-
-    def resolve_callee(self, caller_id: str, callee: str) -> list[str]:
-        if callee in self.nodes:
-            return [callee]
-        # an unresolved name: prefer a static of the caller's file, else any static
-        name = bare(callee)
-        ids = [i for i in self.ids_by_name.get(name, ()) if node_static(self.nodes[i])]
-        cf = node_file(self.nodes[caller_id]) if caller_id in self.nodes else None
-        same = [i for i in ids if node_file(self.nodes[i]) == cf]
-        return same or ids
-
     def inlined(self, function: str) -> dict[str, tuple[tuple[str, ...], bool]]:
-        """Functions the compiler can inline into ``function``: its callees defined in the
-        same file (static ones, and global ones gcc may inline within their translation
-        unit, e.g. ip_protocol_deliver_rcu into ip_local_deliver_finish) and static
-        inline functions from headers, transitively. Drop functions themselves (the
-        family) are not entered: their own frees report their own location.
-        node id -> (chain of names from ``function`` to it, every link static)."""
+        """Functions the compiler can inline into ``function`` (see Graph.inlined)."""
         cached = self._inl_cache.get(function)
-        if cached is not None:
-            return cached
-        start = self.ids_by_name.get(function, [])
-        out: dict[str, tuple[tuple[str, ...], bool]] = {}
-        seen = set(start)
-        site_files = {s.file for s in self.sites_by_func.get(function, ())}
-        q = deque()
-        for i in start:
-            f = node_file(self.nodes[i])
-            q.append((i, (function,), True, {f} if f else site_files))
-        while q:
-            nid, chain, all_static, here = q.popleft()
-            if len(chain) > MAX_INLINE_DEPTH:
-                continue
-            for c in self.callees.get(nid, ()):
-                for cid in self.resolve_callee(nid, c):
-                    if cid in seen:
-                        continue
-                    node = self.nodes.get(cid)
-                    if node is None:
-                        continue
-                    name = bare(node.name)
-                    if name in self.family or name.startswith("."):
-                        continue
-                    nf, ns = node_file(node), node_static(node)
-                    if not (ns or (nf and nf in here)):
-                        continue
-                    seen.add(cid)
-                    ch = chain + (name,)
-                    st = all_static and ns
-                    out[cid] = (ch, st)
-                    q.append((cid, ch, st, {nf} if nf else here))
-        self._inl_cache[function] = out
-        return out
+        if cached is None:
+            cached = self._inl_cache[function] = self.graph.inlined(
+                function, site_files={s.file for s in self.sites_by_func.get(function, ())},
+                family=self.family, max_depth=MAX_INLINE_DEPTH)
+        return cached
 
     def known_function(self, function: str) -> bool:
-        return function in self.ids_by_name or function in self.sites_by_func
+        return function in self.graph.ids_by_name or function in self.sites_by_func
 
     def chains_to(self, s: Site, limit: int = MAX_CHAINS) -> list[list[str]]:
         """Up to ``limit`` shortest call chains from an entry point down to the site's function."""
-        start = self.node_of_site(s)
+        start = self.graph.node_of(s.file, s.function)
         if start is None:
             return []
-        parent: dict[str, str | None] = {start: None}
-        q = deque([(start, 0)])
-        ends: list[str] = []
-        while q and len(ends) < limit:
-            nid, d = q.popleft()
-            callers = self.callers.get(nid, [])
-            node = self.nodes.get(nid)
-            if not callers or (node is not None and node.entry):
-                ends.append(nid)
-                if not callers:
-                    continue
-            if d >= MAX_CHAIN_DEPTH:
-                continue
-            if len(parent) > MAX_CHAIN_VISIT:
-                continue
-            for c in callers:
-                if c not in parent:
-                    parent[c] = nid
-                    q.append((c, d + 1))
-        chains = []
-        for e in ends:
-            ch, cur = [], e
-            while cur is not None:
-                ch.append(bare(self.nodes[cur].name) if cur in self.nodes else bare(cur))
-                cur = parent[cur]
-            chains.append(ch)
-        return chains
+        return self.graph.chains_to(start, limit, max_depth=MAX_CHAIN_DEPTH,
+                                    max_seen=MAX_CHAIN_VISIT)
 
 
 # --------------------------------------------------------------------------- matching

@@ -121,7 +121,7 @@ def read_csv(text: str, table: str) -> list[dict[str, Any]]:
 
 def command(args) -> int:
     from analyzer.formats.atomic import write_output
-    a = load(args.kernel, args)
+    a = load(args.kernel, args, sources=args.table != "reasons")
     text = (to_csv if args.format == "csv" else to_json)(a, args.table, args.kernel)
     write_output(getattr(args, "output", "-"), text)
     return 0

@@ -18,31 +18,11 @@ from dataclasses import dataclass
 
 from analyzer.errors import NoCatalogue
 from analyzer.model import CORE, Analysis, Reason, Subsystem
+from analyzer.model.rules import DEFAULT_SHIFT, is_bound, subsystem_of
 
 PREFIX = "SKBDROP_REASON_"
 GUARD = "SKBDROP_DROP_REASONS_H"
 TEMPLATE = "uapi_header.h.j2"
-
-# Enumerators of the kernel's enums that are bounds or masks, not reasons.
-CORE_SENTINELS = frozenset({"SKB_DROP_REASON_MAX", "SKB_DROP_REASON_SUBSYS_MASK"})
-# The kernel's subsystem layout (include/net/dropreason-core.h, since 6.4):
-# a subsystem reason is (id << SKB_DROP_REASON_SUBSYS_SHIFT) + 1 + index.
-KERNEL_SUBSYS_SHIFT = 16
-
-
-def is_sentinel(r: Reason) -> bool:
-    """True for enumerators that bound an enum rather than name a drop reason."""
-    if r.name in CORE_SENTINELS:
-        return True
-    if r.name.startswith("__"):
-        return True           # __OVS_DROP_REASON, ___RX_DROP_UNUSABLE: slot 0 bases
-    if r.subsystem == CORE:
-        return False
-    low = (1 << KERNEL_SUBSYS_SHIFT) - 1
-    # OVS_DROP_MAX; RX_DROP_MONITOR (a base, index 0); RX_CONTINUE / RX_QUEUED (aliases
-    # of SKB_CONSUMED / SKB_NOT_DROPPED_YET in mac80211's enum, subsystem id 0)
-    return r.name.endswith("_MAX") or r.value & low == 0 or r.value >> KERNEL_SUBSYS_SHIFT == 0
-
 
 @dataclass(frozen=True)
 class SubsysView:
@@ -67,7 +47,8 @@ class Catalogue:
 
 def catalogue(a: Analysis) -> Catalogue:
     by_name = {r.name: r for r in a.reasons}
-    core = tuple(sorted((r for r in a.reasons if r.subsystem == CORE and not is_sentinel(r)),
+    tree_shift = a.kernel.subsys_shift or DEFAULT_SHIFT      # older analysis files lack it
+    core = tuple(sorted((r for r in a.reasons if r.subsystem == CORE and not is_bound(r, tree_shift)),
                         key=lambda r: (r.value, r.name)))
     if "SKB_DROP_REASON_MAX" in by_name:
         core_max = by_name["SKB_DROP_REASON_MAX"].value
@@ -80,17 +61,17 @@ def catalogue(a: Analysis) -> Catalogue:
             num = s.id        # SKB_DROP_REASON_SUBSYS_NUM is a bound, not a subsystem
             continue
         rs = () if s.name == CORE else tuple(sorted(
-            (r for r in a.reasons if r.subsystem == s.name and not is_sentinel(r)),
+            (r for r in a.reasons if r.subsystem == s.name and not is_bound(r, tree_shift)),
             key=lambda r: (r.value, r.name)))
         subs.append(SubsysView(s, rs))
     shift = mask = None
     if a.subsystems:
-        shift = a.kernel.subsys_shift or KERNEL_SUBSYS_SHIFT   # older analysis files lack it
+        shift = tree_shift
         mask = (by_name["SKB_DROP_REASON_SUBSYS_MASK"].value
                 if "SKB_DROP_REASON_SUBSYS_MASK" in by_name else 0xFFFF0000)
         for sv in subs:   # the layout must agree with the values the scanner computed
             for r in sv.reasons:
-                if r.value >> shift != sv.subsystem.id:
+                if subsystem_of(r.value, shift) != sv.subsystem.id:
                     raise ValueError(f"{r.name} = {r.value:#x} is not in subsystem "
                                      f"{sv.subsystem.name} (id {sv.subsystem.id})")
     if num is None:
@@ -106,12 +87,13 @@ def require_catalogue(a: Analysis, spec: str) -> Catalogue:
     return cat
 
 
-def load(spec: str, args) -> Analysis:
-    """The Analysis for a CLI argument (`KERNEL|analysis.json`)."""
+def load(spec: str, args, *, sources: bool = True) -> Analysis:
+    """The Analysis for a CLI argument (`KERNEL|analysis.json`, and `btf:FILE` when
+    SOURCES is False: the caller needs the reason table only)."""
     from analyzer.pipeline import load_analysis
     return load_analysis(spec, jobs=getattr(args, "jobs", None),
                          use_cache=not getattr(args, "no_cache", False),
-                         progress=sys.stderr.isatty())
+                         progress=sys.stderr.isatty(), sources=sources)
 
 
 def version_code(version: str) -> int | None:
@@ -233,13 +215,15 @@ def render(a: Analysis, spec: str = "") -> str:
         core_max=cat.core_max, core_count=len(cat.core), subsystems=subsystems,
         subsys_num=cat.subsys_num,
         shift=cat.shift, mask=cat.mask, count=len(all_entries),
+        docs_absent=a.kernel.layout == "btf" or not any(r.doc for r in cat.reasons),
+        from_btf=a.kernel.layout == "btf",
         core_file=cat.core[0].file if cat.core else "")
     return re.sub(r"[ \t]+\n", "\n", text)
 
 
 def command(args) -> int:
     from analyzer.formats.atomic import write_output
-    a = load(args.kernel, args)
+    a = load(args.kernel, args, sources=False)
     text = render(a, args.kernel)
     write_output(args.output, text)
     return 0

@@ -33,9 +33,9 @@ from markupsafe import Markup, escape
 from analyzer import __version__
 from analyzer.errors import InputError
 from analyzer.formats import jinja
-from analyzer.formats.html.views import (CLASS_LABEL, CONSUME, INCOMPLETE, REASONED, UNSPECIFIED,
-                        KernelView, callers_bfs, chain_to_entry, is_entry, is_pointer,
-                        safe_segment, site_class)
+from analyzer.formats.html.views import CLASS_LABEL, KernelView, safe_segment
+from analyzer.model.graph import is_pointer
+from analyzer.model.rules import CONSUME, INCOMPLETE, REASONED, UNSPECIFIED, site_class
 from analyzer.formats.html.graph import GEdge, GNode, render_many, to_dot
 from analyzer.formats.html.source import (SourceReader, matches_sites, open_source, render_lines,
                           render_sparse, split_lines)
@@ -253,7 +253,7 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
     def entry(nid: str) -> bool:
         e = entry_memo.get(nid)
         if e is None:
-            e = entry_memo[nid] = is_entry(g, nodes, nid)
+            e = entry_memo[nid] = g.is_entry(nid)
         return e
 
     helpers = dict(node_url=node_url, node_label=node_label, is_entry=entry,
@@ -278,8 +278,8 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
     dots, plans = [], []
     for rv in rlist:
         roots = sorted({v.function_of(s).key for s in rv.sites if s.kind == "drop"})
-        tree = callers_bfs(g, [r for r in roots if r in g], GRAPH_CAP)
-        chains = [chain_to_entry(g, nodes, r) for r in roots[:CHAIN_CAP] if r in g]
+        tree = g.callers_tree([r for r in roots if r in g], GRAPH_CAP)
+        chains = [g.chain_to_entry(r) for r in roots[:CHAIN_CAP] if r in g]
         chains.sort(key=lambda c: (not c[1], len(c[0]), c[0]))
         plan = dict(rv=rv, roots=roots, tree=tree, chains=chains,
                     truncated=tree.truncated, svg=None)
@@ -292,7 +292,7 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
                 kind = ("site" if n in roots else "pointer" if is_pointer(n)
                         else "entry" if entry(n) else "plain")
                 gnodes.append(GNode(n, node_label(n), page_ctx.k(url) if url else None, kind))
-            gedges = [GEdge(s, t, g.edges[s, t].get("kind", "call"))
+            gedges = [GEdge(s, t, g.kind(s, t))
                       for s in tree.order for t in g.successors(s) if t in inset] \
                 if len(tree.order) > 1 else []
             dots.append(to_dot(rv.reason.short, gnodes, gedges))
@@ -358,7 +358,7 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
         return f
 
     for key, fv in v.functions.items():
-        tree = callers_bfs(g, [key], CALLER_CAP) if key in g else None
+        tree = g.callers_tree([key], CALLER_CAP) if key in g else None
         kids: dict[str, list[str]] = {}
         if tree:
             for n in tree.order[1:]:

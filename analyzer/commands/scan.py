@@ -8,7 +8,8 @@ from analyzer.pipeline import scan
 
 
 def command(args) -> int:
-    a = scan(args.kernel, jobs=args.jobs, use_cache=not args.no_cache, progress=True)
+    a = scan(args.kernel, jobs=args.jobs, use_cache=not args.no_cache, progress=True,
+             require_sources=True)
     for s in a.files.skipped:
         sys.stderr.write(f"skbdrop: warning: skipped {s.file}: {s.error}\n")
     atomic.write_output(args.output, a.to_json())

@@ -19,13 +19,14 @@ from analyzer.source.btf import Enum, read_enums, read_trace_format
 from analyzer.errors import InputError
 from analyzer.commands.header import Catalogue, load, require_catalogue
 from analyzer.model import CORE, Analysis
+from analyzer.model.rules import (NOT_DROP_REASONS, index_in_subsystem, is_bound_name, shift_of,
+                                  subsystem_of)
 
 CORE_ENUM = "skb_drop_reason"
 SUBSYS_ENUM = "skb_drop_reason_subsys"
-SHIFT = 16
 # Core enumerators declared before the DEFINE_DROP_REASON() X-macro list, so absent
 # from the tracepoint's __print_symbolic table (5.18+: include/net/dropreason*.h).
-NOT_IN_TRACEPOINT = frozenset({"SKB_NOT_DROPPED_YET", "SKB_CONSUMED"})
+NOT_IN_TRACEPOINT = NOT_DROP_REASONS
 
 
 @dataclass(frozen=True, order=True)
@@ -63,11 +64,6 @@ class Result:
         return not self.mismatches
 
 
-def _is_bound(name: str) -> bool:
-    return (name in ("SKB_DROP_REASON_MAX", "SKB_DROP_REASON_SUBSYS_MASK")
-            or name.startswith("__") or name.endswith("_MAX") or name.endswith("_NUM"))
-
-
 def _compare(enum: str, cat: dict[str, int], run: dict[str, int]) -> tuple[int, list[Mismatch]]:
     out = []
     both = 0
@@ -85,6 +81,7 @@ def _compare(enum: str, cat: dict[str, int], run: dict[str, int]) -> tuple[int, 
 
 
 def verify_btf(a: Analysis, cat: Catalogue, enums: dict[str, Enum], path: str) -> Result:
+    shift = shift_of(a)
     compared = 0
     mism: list[Mismatch] = []
     unchecked: list[Unchecked] = []
@@ -98,7 +95,7 @@ def verify_btf(a: Analysis, cat: Catalogue, enums: dict[str, Enum], path: str) -
         unchecked.append(Unchecked(CORE, f"no enum {CORE_ENUM} in this BTF (a module's BTF: "
                                          "pass /sys/kernel/btf/vmlinux for the core reasons)"))
     else:
-        core_run = {n: v for n, v in enums[CORE_ENUM].values if not _is_bound(n)}
+        core_run = {n: v for n, v in enums[CORE_ENUM].values if not is_bound_name(n)}
         n, m = _compare(CORE_ENUM, {r.name: r.value for r in cat.core}, core_run)
         compared += n
         mism += m
@@ -106,7 +103,7 @@ def verify_btf(a: Analysis, cat: Catalogue, enums: dict[str, Enum], path: str) -
     subs_cat = {sv.subsystem.enumerator: sv.subsystem.id for sv in cat.subsystems
                 if sv.subsystem.enumerator}
     if SUBSYS_ENUM in enums:
-        subs_run = {n: v for n, v in enums[SUBSYS_ENUM].values if not _is_bound(n)}
+        subs_run = {n: v for n, v in enums[SUBSYS_ENUM].values if not is_bound_name(n)}
     else:
         subs_run = {}
         if subs_cat and not module_only:
@@ -134,7 +131,8 @@ def verify_btf(a: Analysis, cat: Catalogue, enums: dict[str, Enum], path: str) -
             continue
         rid = subs_run.get(sv.subsystem.enumerator, sv.subsystem.id)
         run = {n: v for n, v in best.values
-               if n in names or (not _is_bound(n) and v >> SHIFT == rid and v != rid << SHIFT)}
+               if n in names or (not is_bound_name(n) and subsystem_of(v, shift) == rid
+                                   and index_in_subsystem(v, shift) != 0)}
         n, m = _compare(best.name, names, run)
         compared += n
         mism += m
@@ -220,7 +218,7 @@ def command(args) -> int:
     for p in (args.btf, args.tracefs_format):
         if p and not os.path.exists(p):
             raise InputError(f"{p}: no such file")
-    a = load(args.kernel, args)
+    a = load(args.kernel, args, sources=False)
     res = verify(a, args.kernel, btf=args.btf, tracefs_format=args.tracefs_format)
     text = to_json(a, res) if getattr(args, "format", "text") == "json" else to_text(a, res)
     write_text("-", text)

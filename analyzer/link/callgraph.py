@@ -108,13 +108,3 @@ def build_callgraph(facts: Mapping[str, FileFacts], index,
          for b in keep for a, d in pred[b].items()), key=lambda e: (e.caller, e.callee)))
     return CallGraph(nodes=nodes, edges=edges)
 
-
-def to_networkx(cg: CallGraph) -> nx.DiGraph:
-    """The Analysis call graph back as a networkx DiGraph (for reporters)."""
-    g = nx.DiGraph()
-    for n in cg.nodes:
-        g.add_node(n.id, name=n.name, file=n.file, line=n.line, static=n.static,
-                   has_sites=n.has_sites, entry=n.entry)
-    for e in cg.edges:
-        g.add_edge(e.caller, e.callee, file=e.file, line=e.line, kind=e.kind)
-    return g

@@ -301,18 +301,11 @@ class _Eval:
 
 def build(texts: dict[str, str]) -> Catalogue:
     """The catalogue from {path: text} of the files that mention it."""
-    core_file = _core_file(texts)
-    if core_file is None:
+    order = files_read(texts)
+    if not order:
         return EMPTY
+    core_file = order[0]
     macros: dict[str, _Macro] = {}
-    order = [core_file]
-    subsys_files = [p for p, t in texts.items() if re.search(r"enum\s+" + SUBSYS_ENUM + r"\s*\{", t)
-                    and p != core_file and not p.startswith("tools/")]
-    order += sorted(subsys_files, key=_prefer)[:1]
-    others = sorted(p for p, t in texts.items()
-                    if p not in order and not p.startswith(("tools/", "Documentation/"))
-                    and SHIFT_MACRO in t and re.search(r"\benum\s+\w+\s*\{", t))
-    order += others
     values: dict[str, int] = {}
     raw_enums: list[_RawEnum] = []
     # object-like #defines of the core and subsys headers first (SHIFT, MASK)
@@ -373,6 +366,22 @@ def build(texts: dict[str, str]) -> Catalogue:
                      values=dict(values), shift=shift if shift is not None else 16)
 
 
+def files_read(texts: dict[str, str]) -> list[str]:
+    """The files of TEXTS the catalogue is built from, in the order they are read: the
+    core enum's header, the subsystem enum's, the subsystems' own headers."""
+    core_file = _core_file(texts)
+    if core_file is None:
+        return []
+    order = [core_file]
+    subsys_files = [p for p, t in texts.items() if re.search(r"enum\s+" + SUBSYS_ENUM + r"\s*\{", t)
+                    and p != core_file and not p.startswith("tools/")]
+    order += sorted(subsys_files, key=_prefer)[:1]
+    order += sorted(p for p, t in texts.items()
+                    if p not in order and not p.startswith(("tools/", "Documentation/"))
+                    and SHIFT_MACRO in t and re.search(r"\benum\s+\w+\s*\{", t))
+    return order
+
+
 def core_short(name: str) -> str:
     if name.startswith("SKB_DROP_REASON_"):
         return name[len("SKB_DROP_REASON_"):]
@@ -412,3 +421,69 @@ def _object_value(macros: dict[str, _Macro], name: str, values: dict[str, int]) 
         return _Eval(values, macros)(list(m.body))
     except (KeyError, SyntaxError, TypeError, ValueError):
         return None
+
+
+# --- what the consistency checks read (link/consistency.py) -----------------------------
+_ITEM = "\x01"
+
+
+def enum_of(text: str, enum: str = CORE_ENUM, path: str = "") -> tuple[list[tuple[str, int]], int] | None:
+    """The enumerators (name, line) of ``enum ENUM`` in TEXT, its body macro-expanded with
+    the header's own #defines, and the enum's line; None where TEXT does not declare it."""
+    for e in _scan_file(path, text, {}):
+        if e.name == enum:
+            return [(name, line) for name, _, line in e.enumerators], e.line
+    return None
+
+
+def list_macro(text: str, name: str, items: tuple[str, ...]) -> tuple[list[list[str]], int] | None:
+    """The entries of a list macro NAME of TEXT: ``DEFINE_DROP_REASON(FN, FNe)`` (function-
+    like: called with ITEMS) or ``TRACE_SKB_DROP_REASON`` (object-like: ITEMS are the entry
+    macros it uses, e.g. EM, EMe). Each entry is its arguments as texts; with the line of
+    the #define. None where TEXT does not define NAME."""
+    macros: dict[str, _Macro] = {}
+    exp = _Expander(macros)
+    found: tuple[_Macro, int] | None = None
+    for line_no, ln in _logical_lines(_strip_comments(text)):
+        s = ln.strip()
+        if not s.startswith("#"):
+            continue
+        m = _DEFINE.match(s)
+        if m:
+            exp.define(s)
+            if m.group(1) == name and found is None:
+                found = (macros[name], line_no)
+        elif (u := _UNDEF.match(s)) is not None:
+            macros.pop(u.group(1), None)
+    if found is None:
+        return None
+    mac, line = found
+    macros[name] = mac
+    item = _Macro(["..."], [_ITEM, "(", "__VA_ARGS__", ")"])
+    if mac.params is None:
+        for i in items:
+            macros[i] = item
+        tokens = [name]
+    else:
+        macros["__skbdrop_item"] = item
+        tokens = [name, "(", *_join_args([["__skbdrop_item"]] * len(mac.params)), ")"]
+    out_tokens = exp.expand(tokens)
+    entries: list[list[str]] = []
+    i = 0
+    while i < len(out_tokens):
+        if out_tokens[i] == _ITEM and i + 1 < len(out_tokens) and out_tokens[i + 1] == "(":
+            args, j = _collect_args(out_tokens, i + 1)
+            entries.append(["".join(a) for a in args])
+            i = j
+        else:
+            i += 1
+    return entries, line
+
+
+def token_line(text: str, token: str, start: int) -> int:
+    """The first line at or after START holding TOKEN as a token (START if none)."""
+    lines = text.split("\n")
+    for i in range(max(start, 1), len(lines) + 1):
+        if token in _TOKEN.findall(lines[i - 1]):
+            return i
+    return start

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from analyzer.c.facts import ENUMERATOR_LIKE, REASON_TYPE, FileFacts, _split_top
+from analyzer.c.facts import ENUMERATOR_LIKE, REASON_TYPE, FileFacts
 from analyzer.model import FamilyMember
 
 DEFERRED_MIN_STATEMENTS = 4
@@ -134,19 +134,15 @@ def _wrapper(fn, path, c, g: FamilyMember, skb: int, resolver) -> FamilyMember |
                         reason_param=None, skb_param=skb, file=path, line=fn.line, via="wrapper")
 
 
-_CALL = re.compile(r"^\s*\(*\s*([A-Za-z_]\w*)\s*\((.*)\)\s*\)*\s*;?\s*$", re.S)
-
-
 def _macro_member(path, mac, fam, resolver) -> FamilyMember | None:
     """A macro whose whole body is one call of a family member on its own arguments."""
-    body = mac.body.strip()
-    m = _CALL.match(body)
-    if m is None or mac.params is None:
+    call = mac.sole_call
+    if call is None or mac.params is None:
         return None
-    g = fam.get(m.group(1))
+    g = fam.get(call.callee)
     if g is None or g.skb_param is None:
         return None
-    args = [a.strip().strip("()").strip() for a in _split_top(m.group(2))]
+    args = [a.strip("()").strip() for a in call.args]
     if g.skb_param >= len(args) or args[g.skb_param] not in mac.params:
         return None
     skb = mac.params.index(args[g.skb_param])

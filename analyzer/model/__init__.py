@@ -4,3 +4,4 @@ from analyzer.model.data import (  # noqa: F401
     FilesInfo, KernelInfo, NOT_SPECIFIED, Node, Reason, SCHEMA,
     Site, Skipped, Subsystem, Summary,
 )
+from analyzer.model import rules  # noqa: F401,E402

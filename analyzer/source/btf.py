@@ -187,3 +187,96 @@ def read_trace_format(path: str, event: str = "kfree_skb") -> TraceFormat:
     if not pairs:
         raise InputError(f"{path}: empty reason table in __print_symbolic")
     return TraceFormat(event, sysm.group(1) if sysm else None, pairs)
+
+
+# --- btf:FILE as a KERNEL: the reason table of a kernel without its source ---------------
+
+CORE_ENUM = "skb_drop_reason"
+SUBSYS_ENUM = "skb_drop_reason_subsys"
+SUBSYS_PREFIX = "SKB_DROP_REASON_SUBSYS_"
+MASK = "SKB_DROP_REASON_SUBSYS_MASK"
+LAYOUT = "btf"
+
+
+def _kernel_release(path: str) -> str:
+    """The kernel release a BTF file belongs to: the running kernel's for /sys/kernel/btf/*,
+    the "Linux version …" banner of an ELF vmlinux, else "unknown"."""
+    real = os.path.realpath(path)
+    if real.startswith("/sys/kernel/btf/"):
+        return os.uname().release
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != _ELF:
+                return "unknown"
+            f.seek(0)
+            tail = b""
+            while chunk := f.read(1 << 24):
+                m = re.search(rb"Linux version (\d+\.\d+[\w.+~-]*)", tail + chunk)
+                if m:
+                    return m.group(1).decode("ascii", "replace")
+                tail = chunk[-64:]
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _subsystem_enum(e: Enum, ids: dict[int, str], shift: int) -> int | None:
+    """The subsystem id whose reasons enum E holds, or None: every enumerator is in that
+    subsystem's range (or aliases SKB_NOT_DROPPED_YET/SKB_CONSUMED, 0 and 1, as mac80211's
+    RX_CONTINUE/RX_QUEUED do), one of them sits at the subsystem's base (id << shift)."""
+    sids = {v >> shift for _, v in e.values if v > 1}
+    if len(sids) != 1:
+        return None
+    sid = next(iter(sids))
+    if sid == 0 or sid not in ids or not any(v == sid << shift for _, v in e.values):
+        return None
+    return sid
+
+
+def analysis_from_btf(path: str):
+    """An Analysis holding only the catalogue (names and values, no docs, no sites) read
+    from BTF through bpftool: `skbdrop header btf:/sys/kernel/btf/vmlinux`."""
+    from analyzer import __version__
+    from analyzer.link.catalogue import core_short
+    from analyzer.model import CORE, Analysis, KernelInfo, Reason, Subsystem
+    if not os.path.exists(path):
+        raise InputError(f"btf:{path}: no such file")
+    enums = read_enums(path)
+    core = enums.get(CORE_ENUM)
+    if core is None:
+        raise InputError(f"btf:{path}: no enum {CORE_ENUM} in this BTF (a module's BTF, or a "
+                         "kernel before 5.17: pass the kernel's own, /sys/kernel/btf/vmlinux)")
+    vals = core.as_dict()
+    shift = None
+    ids: dict[int, str] = {}
+    subsystems = []
+    if SUBSYS_ENUM in enums:
+        mask = vals.get(MASK, 0xFFFF0000)
+        shift = (mask & -mask).bit_length() - 1 if mask else 16
+        for name, v in enums[SUBSYS_ENUM].values:
+            if name.startswith(SUBSYS_PREFIX) and name != SUBSYS_PREFIX + "NUM":
+                short = name[len(SUBSYS_PREFIX):].lower()
+                ids[v] = short
+                subsystems.append(Subsystem(name=short, enumerator=name, id=v, file=path, line=0))
+    reasons = [Reason(name=n, short=core_short(n), value=v, subsystem=CORE, doc="", file=path,
+                      line=0) for n, v in core.values if n != MASK]
+    if shift is not None:
+        seen = {r.value for r in reasons}
+        for ename in sorted(enums):
+            e = enums[ename]
+            if ename in (CORE_ENUM, SUBSYS_ENUM) or _subsystem_enum(e, ids, shift) is None:
+                continue
+            for n, v in e.values:
+                sid, idx = v >> shift, v & ((1 << shift) - 1)
+                if (n.startswith("_") or n.endswith("_MAX") or sid not in ids or sid == 0
+                        or idx == 0 or v in seen):
+                    continue
+                seen.add(v)
+                reasons.append(Reason(name=n, short=n, value=v, subsystem=ids[sid], doc="",
+                                      file=path, line=0))
+    reasons.sort(key=lambda r: (r.value, r.name))
+    subsystems.sort(key=lambda s: s.id)
+    return Analysis(kernel=KernelInfo(version=_kernel_release(path), source=f"btf:{path}",
+                                      layout=LAYOUT, subsys_shift=shift),
+                    reasons=tuple(reasons), subsystems=tuple(subsystems),
+                    tool_version=__version__)

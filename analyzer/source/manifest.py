@@ -87,3 +87,30 @@ class Manifest:
             write_atomic(self.path, dump_entry("manifest", self.name, self.new))
         except OSError:
             pass
+
+
+def tree_fingerprint(tree: Tree) -> str | None:
+    """The identity of a tree and of its state, for what is derived from the whole tree
+    (the link index of ``check``): a git tree by its commit, a tarball by its path, size
+    and mtime, a directory by its root, version and the mtime of its Makefile. None for
+    other trees (nothing is kept)."""
+    kind = getattr(tree, "kind", "")
+    if kind == "git":
+        raw = f"git:{tree.commit}"
+    elif kind in ("tar", "tarball"):
+        path = getattr(tree, "path", None) or tree.source
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        raw = f"tar:{os.path.abspath(path)}:{st.st_size}:{st.st_mtime_ns}"
+    elif kind == "dir":
+        root = getattr(tree, "root", tree.source)
+        try:
+            st = os.stat(os.path.join(root, "Makefile"))
+        except OSError:
+            return None
+        raw = f"dir:{os.path.realpath(root)}:{tree.version}:{st.st_mtime_ns}"
+    else:
+        return None
+    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()

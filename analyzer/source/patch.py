@@ -100,13 +100,13 @@ class AppliedFile:
     patch_line_old: dict[int, int]        # old line -> patch line (removed and context lines)
 
     def new_line(self, n: int) -> str:
-        return _nth_line(self.new_text, n)
+        return nth_line(self.new_text, n)
 
     def old_line(self, n: int) -> str:
-        return _nth_line(self.old_text, n)
+        return nth_line(self.old_text, n)
 
 
-def _nth_line(text: str | None, n: int) -> str:
+def nth_line(text: str | None, n: int) -> str:
     if not text or n < 1:
         return ""
     lines = text.split("\n")

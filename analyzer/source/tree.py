@@ -87,6 +87,15 @@ class DirTree(Tree):
             raise InputError(f"{root}: not a kernel tree (no top-level Makefile with VERSION/PATCHLEVEL)")
         super().__init__(source=source or os.path.abspath(root), version=version, kind="dir")
 
+    def has_sources(self) -> bool:
+        """False for a headers tree (Debian's linux-headers-*-common: the top-level Makefile
+        and include/, no net/*.c): enough for the reason table, not for sites."""
+        for _dp, dns, fns in os.walk(os.path.join(self.root, "net"), followlinks=False):
+            if any(f.endswith(".c") for f in fns):
+                return True
+            dns.sort()
+        return False
+
     def iter_files(self):
         for path in self.paths():
             yield path, None, os.path.join(self.root, path)
@@ -242,12 +251,23 @@ class GitTree(Tree):
 
 
 # --------------------------------------------------------------------------------------
+# debian:6.12 (the newest linux-source-6.12 apt offers) and debian:6.12.113-1~deb12u1 (an
+# exact package version). Layout under the kernels directory (kernels_dir()):
+#   linux-source-X_<ver>_all.deb, x-X/, tree-X/linux-source-X/            debian:X
+#   exact/linux-source-X_<ver>/{*.deb, x/, tree/linux-source-X/}         debian:<ver>
+SERIES = re.compile(r"(\d+)\.(\d+)")
+PKG_VERSION = re.compile(r"(\d+)\.(\d+)\.\d+(?:-[0-9A-Za-z.+~]+)?")
+
+
 def debian_tree(version: str, fetch: bool = True, apt_update: bool = False) -> DirTree:
     """Debian's linux-source-VERSION from the kernels directory, downloaded first if
     needed; APT_UPDATE (the explicit fetch step, `make kernels`) refreshes the package
     lists once when the download fails; the tool never does that unasked."""
-    if not re.fullmatch(r"\d+\.\d+", version):
-        raise InputError(f"debian:{version}: not a Debian kernel version (use e.g. debian:6.12)")
+    if PKG_VERSION.fullmatch(version):
+        return debian_exact_tree(version, fetch=fetch, apt_update=apt_update)
+    if not SERIES.fullmatch(version):
+        raise InputError(f"debian:{version}: not a Debian kernel version (use e.g. debian:6.12 "
+                         "or an exact package version such as debian:6.12.113-1~deb12u1)")
     base = kernels_dir()
     os.makedirs(base, exist_ok=True)
     tree_dir = os.path.join(base, f"tree-{version}", f"linux-source-{version}")
@@ -260,38 +280,135 @@ def debian_tree(version: str, fetch: bool = True, apt_update: bool = False) -> D
     debs = glob.glob(os.path.join(base, f"linux-source-{version}_*.deb"))
     if not debs:
         # never `apt-get update` unasked: it changes the machine's package lists
-        r = _apt_download(version, base)
+        r = _apt_download(f"linux-source-{version}", base)
         if r.returncode != 0 and apt_update and os.geteuid() == 0:
             subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
-            r = _apt_download(version, base)
+            r = _apt_download(f"linux-source-{version}", base)
         debs = glob.glob(os.path.join(base, f"linux-source-{version}_*.deb"))
         if r.returncode != 0 or not debs:
             msg = (r.stderr.strip().splitlines() or ["apt-get download failed"])[-1]
             raise InputError(f"debian:{version}: cannot download linux-source-{version}: {msg}"
                              " (no package lists yet? run apt-get update)")
     deb = sorted(debs)[-1]
-    tarball = _tarball_from_deb(deb, base, version)
-    tmp = os.path.join(base, f"tree-{version}.tmp")
+    _unpack(deb, version, os.path.join(base, f"x-{version}"),
+            os.path.join(base, f"tree-{version}"), f"debian:{version}")
+    return DirTree(tree_dir, source=f"debian:{version} ({_deb_version(base, version)})")
+
+
+def debian_exact_tree(pkgver: str, fetch: bool = True, apt_update: bool = False) -> DirTree:
+    """debian:6.12.113-1~deb12u1: that version of linux-source-6.12; debian:6.12.113 takes
+    the newest Debian revision of 6.12.113 that apt offers."""
+    m = PKG_VERSION.fullmatch(pkgver)
+    series = f"{m.group(1)}.{m.group(2)}"
+    pkg = f"linux-source-{series}"
+    base = kernels_dir()
+    if "-" not in pkgver:
+        pkgver = _pick_revision(pkg, pkgver)
+    fname = f"{pkg}_{pkgver.replace(':', '%3a')}_all.deb"
+    spec = f"debian:{pkgver}"
+    # the series cache (debian:6.12) may hold exactly this version already
+    series_tree = os.path.join(base, f"tree-{series}", pkg)
+    if (os.path.isfile(os.path.join(base, fname)) and _deb_version(base, series) == fname
+            and os.path.isfile(os.path.join(base, f"tree-{series}", ".complete"))):
+        return DirTree(series_tree, source=f"{spec} ({fname})")
+    d = os.path.join(base, "exact", f"{pkg}_{pkgver}")
+    tree_dir = os.path.join(d, "tree", pkg)
+    if os.path.isfile(os.path.join(d, "tree", ".complete")):
+        return DirTree(tree_dir, source=f"{spec} ({fname})")
+    if not fetch:
+        raise InputError(f"{spec}: not in the cache ({d})")
+    os.makedirs(d, exist_ok=True)
+    deb = os.path.join(d, fname)
+    if not os.path.isfile(deb):
+        r = _apt_download(f"{pkg}={pkgver}", d)
+        if r.returncode != 0 or not os.path.isfile(deb):
+            offered = apt_versions(pkg)
+            if not offered:
+                raise InputError(f"{spec}: apt offers no package {pkg} "
+                                 "(`apt-cache madison` lists none; run apt-get update?)")
+            if pkgver not in offered:
+                raise InputError(f"{spec}: apt offers no {pkg} version {pkgver}; it offers "
+                                 + ", ".join(offered))
+            msg = (r.stderr.strip().splitlines() or ["apt-get download failed"])[-1]
+            raise InputError(f"{spec}: cannot download {pkg}={pkgver}: {msg}")
+    _unpack(deb, series, os.path.join(d, "x"), os.path.join(d, "tree"), spec)
+    return DirTree(tree_dir, source=f"{spec} ({fname})")
+
+
+def apt_versions(pkg: str) -> list[str]:
+    """The versions of PKG apt offers, newest first (`apt-cache madison PKG`)."""
+    try:
+        r = subprocess.run(["apt-cache", "madison", pkg], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise InputError(f"{pkg}: apt-cache is not available on this machine") from None
+    out = []
+    for line in r.stdout.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) >= 2 and parts[0] == pkg and parts[1] not in out:
+            out.append(parts[1])
+    return out
+
+
+def _pick_revision(pkg: str, upstream: str) -> str:
+    offered = apt_versions(pkg)
+    hits = [v for v in offered if v.split(":", 1)[-1].split("-", 1)[0] == upstream]
+    if not hits:
+        if not offered:
+            raise InputError(f"debian:{upstream}: apt offers no package {pkg} "
+                             "(`apt-cache madison` lists none; run apt-get update?)")
+        raise InputError(f"debian:{upstream}: apt offers no {pkg} of {upstream}; it offers "
+                         + ", ".join(offered))
+    return hits[0]
+
+
+def _unpack(deb: str, series: str, xdir: str, tree_parent: str, spec: str) -> None:
+    """The deb's linux-source tarball, unpacked (safely) into TREE_PARENT, atomically."""
+    tarball = _tarball_from_deb(deb, xdir, series)
+    tmp = tree_parent + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     try:
         with tarfile.open(tarball, "r:*") as tf:
-            tf.extractall(tmp, filter="data")
+            _extract_data(tf, tmp)
     except (tarfile.TarError, EOFError, OSError) as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise InputError(f"debian:{version}: corrupt tarball {tarball}: {e}") from None
+        raise InputError(f"{spec}: corrupt tarball {tarball}: {e}") from None
     open(os.path.join(tmp, ".complete"), "w").close()
-    shutil.rmtree(os.path.join(base, f"tree-{version}"), ignore_errors=True)
-    os.replace(tmp, os.path.join(base, f"tree-{version}"))
-    return DirTree(tree_dir, source=f"debian:{version} ({_deb_version(base, version)})")
+    shutil.rmtree(tree_parent, ignore_errors=True)
+    os.replace(tmp, tree_parent)
 
 
-def _apt_download(version: str, base: str):
+def _extract_data(tf: tarfile.TarFile, dest: str) -> None:
+    """Regular files and directories only, never outside DEST (the "data" filter of
+    Python >= 3.11.4 / 3.12; Debian 12's python3 3.11.2 has no extraction filters, so the
+    same rules are applied here): no absolute or `..` names, no links, devices or fifos."""
+    made: set[str] = set()
+    for m in tf:
+        name = _safe_member_name(m.name)
+        if name is None:
+            continue
+        target = os.path.join(dest, *name.split("/"))
+        if m.isdir():
+            os.makedirs(target, exist_ok=True)
+            continue
+        if not m.isfile():
+            continue            # symlinks and hard links are not followed when reading anyway
+        parent = os.path.dirname(target)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        src = tf.extractfile(m)
+        with open(target, "wb") as f:
+            shutil.copyfileobj(src, f, 1 << 20)
+        os.chmod(target, 0o755 if m.mode & 0o111 else 0o644)
+
+
+def _apt_download(what: str, where: str):
     try:
-        return subprocess.run(["apt-get", "download", f"linux-source-{version}"], cwd=base,
+        return subprocess.run(["apt-get", "download", what], cwd=where,
                               capture_output=True, text=True)
     except FileNotFoundError:
-        raise InputError(f"debian:{version}: apt-get is not available on this machine") from None
+        raise InputError(f"{what}: apt-get is not available on this machine") from None
 
 
 def _deb_version(base: str, version: str) -> str:
@@ -299,8 +416,7 @@ def _deb_version(base: str, version: str) -> str:
     return os.path.basename(debs[-1]) if debs else f"linux-source-{version}"
 
 
-def _tarball_from_deb(deb: str, base: str, version: str) -> str:
-    out = os.path.join(base, f"x-{version}")
+def _tarball_from_deb(deb: str, out: str, version: str) -> str:
     tarball = os.path.join(out, "usr", "src", f"linux-source-{version}.tar.xz")
     if os.path.isfile(tarball):
         return tarball

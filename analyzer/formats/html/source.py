@@ -70,7 +70,8 @@ def open_source(spec: str, kernel_source: str) -> SourceReader | None:
     or a ``debian:VER`` tree already in the cache. A report from JSON never downloads.
     """
     if spec.endswith(".json") and os.path.isfile(spec):
-        m = re.match(r"debian:(\d+\.\d+)\b", kernel_source or "")
+        m = re.match(r"debian:(\d+\.\d+(?:\.\d+(?:-[0-9A-Za-z.+~]+)?)?)(?:\s|$)",
+                     kernel_source or "")
         if m:                      # Debian's tree, when it is still in the cache
             try:
                 from analyzer.source.tree import debian_tree

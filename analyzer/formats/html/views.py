@@ -1,51 +1,27 @@
 """Derived views of one Analysis for the HTML report.
 
-Only formatting helpers live here: how a site is classed (reasoned / unspecified /
-incomplete / consume), the directory tree with counts, the functions that hold sites,
-the page path of every object, and the call graph as a networkx DiGraph. Nothing here
-reads C.
+Only formatting helpers live here: the directory tree with counts (site classes from
+model/rules.py), the functions that hold sites, the page path of every object, and the
+call graph (model/graph.py). Nothing here reads C.
 """
 from __future__ import annotations
 
 import posixpath
 import re
-from collections import deque
 from dataclasses import dataclass, field
 
-import networkx as nx
+from analyzer.model import Analysis, Node, Reason, Site
+from analyzer.model.graph import Graph
+from analyzer.model.rules import (CONSUME, INCOMPLETE, REASONED, UNSPECIFIED, is_sentinel,
+                                  shift_of, site_class)
 
-from analyzer.model import NOT_SPECIFIED, Analysis, Node, Reason, Site
-
-# Site classes, in the order the legend shows them.
-REASONED, INCOMPLETE, UNSPECIFIED, CONSUME = "reasoned", "incomplete", "unspecified", "consume"
+# Site classes (model/rules.py), labelled in the order the legend shows them.
 CLASS_LABEL = {
     REASONED: "specific reason",
     INCOMPLETE: "reason set not fully known",
     UNSPECIFIED: "unspecified (NOT_SPECIFIED)",
     CONSUME: "consume (not a drop)",
 }
-
-
-# Enumerators of the catalogue that are not reasons a drop reports (the scanner's
-# Summary.reasons_defined / reasons_never_produced leave them out the same way).
-SENTINELS = frozenset({"SKB_NOT_DROPPED_YET", "SKB_CONSUMED", "SKB_DROP_REASON_MAX",
-                       "SKB_DROP_REASON_SUBSYS_MASK"})
-
-
-def is_unspecified(site: Site) -> bool:
-    """A drop site that reports no reason but NOT_SPECIFIED (plain ``kfree_skb``), or
-    none known at all: as the scanner's Summary.unspecified counts them."""
-    return not (set(site.reasons) - {NOT_SPECIFIED})
-
-
-def site_class(site: Site) -> str:
-    if site.kind != "drop":
-        return CONSUME
-    if is_unspecified(site):
-        return UNSPECIFIED
-    if not site.complete:
-        return INCOMPLETE
-    return REASONED
 
 
 @dataclass
@@ -179,7 +155,8 @@ class KernelView:
         self.files: dict[str, FileView] = {}
         self.root = DirView("", "", "index.html")
         self._build_files()
-        self.graph = build_graph(analysis)
+        self.graph = Graph.of(analysis)
+        self.shift = shift_of(analysis)
         self.nodes: dict[str, Node] = {n.id: n for n in analysis.callgraph.nodes}
         self.functions: dict[str, FunctionView] = {}
         self.site_function: dict[tuple[str, int, int], FunctionView] = {}
@@ -293,98 +270,4 @@ class KernelView:
     def never_produced(self) -> list[ReasonView]:
         """Reasons (sentinels left out) that no site can report."""
         return [rv for rv in self.reasons.values()
-                if rv.reason.name not in SENTINELS and not rv.sites]
-
-
-# --- call graph -------------------------------------------------------------------------
-def build_graph(a: Analysis) -> nx.DiGraph:
-    g = nx.DiGraph()
-    for n in a.callgraph.nodes:
-        g.add_node(n.id)
-    for e in a.callgraph.edges:
-        if g.has_edge(e.caller, e.callee):
-            continue
-        g.add_edge(e.caller, e.callee, kind=e.kind, file=e.file, line=e.line)
-    return g
-
-
-@dataclass
-class CallerTree:
-    """Callers of some functions, breadth first up to entry points, each node once."""
-    roots: list[str]
-    parent: dict[str, str | None]        # node -> the callee through which it was reached
-    depth: dict[str, int]
-    truncated: bool
-    order: list[str]                     # discovery order
-
-    def children(self, node: str) -> list[str]:
-        return [n for n in self.order if self.parent.get(n) == node]
-
-    def chain(self, node: str) -> list[str]:
-        """node -> ... -> root, following the callee links (a call chain top-down)."""
-        out = [node]
-        while self.parent.get(out[-1]) is not None:
-            out.append(self.parent[out[-1]])
-        return out
-
-
-def is_pointer(nid: str) -> bool:
-    """A call-graph pseudo-node for calls through a function pointer field (``.handler``:
-    every ``x->handler(...)`` calls it, every ``.handler = f`` makes it call ``f``)."""
-    return nid.startswith(".")
-
-
-def callers_bfs(g: nx.DiGraph, roots: list[str], cap: int) -> CallerTree:
-    """Callers breadth first; pointer pseudo-nodes end a path (whoever calls through
-    ``->handler`` has not been shown to reach this particular function)."""
-    parent: dict[str, str | None] = {}
-    depth: dict[str, int] = {}
-    order: list[str] = []
-    q: deque[str] = deque()
-    for r in roots:
-        if r not in parent:
-            parent[r], depth[r] = None, 0
-            order.append(r)
-            q.append(r)
-    truncated = False
-    while q:
-        n = q.popleft()
-        if n not in g or (is_pointer(n) and parent[n] is not None):
-            continue
-        for p in sorted(g.predecessors(n)):
-            if p in parent:
-                continue
-            if len(order) >= cap:
-                truncated = True
-                break
-            parent[p], depth[p] = n, depth[n] + 1
-            order.append(p)
-            q.append(p)
-        if truncated:
-            break
-    return CallerTree(list(roots), parent, depth, truncated, order)
-
-
-def is_entry(g: nx.DiGraph, nodes: dict[str, Node], nid: str) -> bool:
-    """An entry point: the scanner says so, or nothing calls it; a function pointer
-    (pseudo-node) counts as one, as its callers are not followed."""
-    if is_pointer(nid):
-        return True
-    n = nodes.get(nid)
-    if n is not None and n.entry:
-        return True
-    return nid in g and g.in_degree(nid) == 0
-
-
-def chain_to_entry(g: nx.DiGraph, nodes: dict[str, Node], root: str, cap: int = 400) -> tuple[list[str], bool]:
-    """The shortest call chain from an entry point down to ``root`` (entry first), and
-    whether it really starts at an entry point (False: the search stopped at ``cap``
-    functions, the chain ends at the farthest caller found)."""
-    if is_entry(g, nodes, root):
-        return [root], True
-    tree = callers_bfs(g, [root], cap)
-    for n in tree.order[1:]:
-        if is_entry(g, nodes, n):
-            return tree.chain(n), True
-    far = max(tree.order, key=lambda n: (tree.depth[n], n))
-    return tree.chain(far), False
+                if not is_sentinel(rv.reason, self.shift) and not rv.sites]

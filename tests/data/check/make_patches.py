@@ -123,20 +123,26 @@ def main(root: str, root61: str) -> None:
         [f"SKBDROP_REASONS_LOST {EXT}:{line_of(n, 'disabled:') + 1} ipv6_rthdr_rcv"],
         [diff(EXT, o, n)])
 
-    # 5b. ping_rcv() (ping.c) stops returning NOMEM when skb_clone() fails; icmp_rcv()
-    #     (icmp.c, not in the patch) drops with "reason = ping_rcv(skb)" on its
-    #     ICMP_EXT_ECHOREPLY path, and NOMEM reached its drop only that way
-    #     (icmp_redirect()'s NOMEM comes through the icmp_pointers[] handler pointer)
-    PING, ICMP = "net/ipv4/ping.c", "net/ipv4/icmp.c"
-    o, n = edit(root, PING, [("\t\t\treason = SKB_DROP_REASON_NOMEM;\n",
-                              "\t\t\treason = SKB_DROP_REASON_NOT_SPECIFIED;\n")])
+    # 5b. ping_rcv() (ping.c) starts from NOT_SPECIFIED instead of NO_SOCKET; icmp_rcv()
+    #     (icmp.c, not in the patch) drops what ping_rcv() returns, directly on its
+    #     ICMP_EXT_ECHOREPLY path and through the icmp_pointers[] handler table
+    #     (.handler = ping_rcv), and NO_SOCKET reached its drop only that way; so does
+    #     icmpv6_rcv() (net/ipv6/icmp.c), whose two ping_rcv() calls were its only NO_SOCKET.
+    #     (NOMEM would not do: icmp_redirect() returns it too, through the table.)
+    PING, ICMP, ICMP6 = "net/ipv4/ping.c", "net/ipv4/icmp.c", "net/ipv6/icmp.c"
+    o, n = edit(root, PING, [("\tenum skb_drop_reason reason = SKB_DROP_REASON_NO_SOCKET;\n",
+                              "\tenum skb_drop_reason reason = SKB_DROP_REASON_NOT_SPECIFIED;\n")])
     with open(os.path.join(root, ICMP), encoding="utf-8") as f:
         icmp = f.read()
     drop = line_eq(icmp, "\tkfree_skb_reason(skb, reason);")
+    with open(os.path.join(root, ICMP6), encoding="utf-8") as f:
+        icmp6 = f.read()
+    drop6 = line_eq(icmp6, "\t\tkfree_skb_reason(skb, reason);")
     out["reasons-lost-through-callee"] = mail(
-        "ping: do not report NOMEM",
-        "The drop in icmp_rcv(), outside the patch, loses NOMEM.",
-        [f"SKBDROP_REASONS_LOST {ICMP}:{drop} icmp_rcv"],
+        "ping: do not report NO_SOCKET",
+        "The drops in icmp_rcv() and icmpv6_rcv(), outside the patch, lose NO_SOCKET.",
+        [f"SKBDROP_REASONS_LOST {ICMP}:{drop} icmp_rcv",
+         f"SKBDROP_REASONS_LOST {ICMP6}:{drop6} icmpv6_rcv"],
         [diff(PING, o, n)])
 
     # 6. a new reason at the end of the core list, no kernel-doc, no user

@@ -1,0 +1,244 @@
+"""Facts of one file: functions, calls with their reason terms, call edges, ops
+initialisers, macros, catalogue text."""
+from __future__ import annotations
+
+import bisect
+import re
+
+from analyzer.c import parse
+from analyzer.c.facts import (CATALOGUE_MARKERS, ENUMERATOR_LIKE, KEEP_CALL, PREFILTER, REASON_TYPE,
+                              CallFact, FieldStore, FileFacts, FunctionFact, OpsFact, SkipFile, Term)
+from analyzer.c.fields import field_key, tracked_member
+from analyzer.c.flow import FunctionFlow, stateless
+from analyzer.c.parse import Node
+from analyzer.c.syntax import arg_list, declarator_name, keep_call, node_text, norm, params_of
+from analyzer.c.text import call_args, function_regions, macro_facts
+
+# --------------------------------------------------------------------------------------
+def extract(path: str, data: bytes) -> FileFacts:
+    if b"\0" in data:
+        raise SkipFile("binary file (NUL bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        # not UTF-8 (a Latin-1 comment): mined all the same. Latin-1 maps every byte to
+        # one character, losslessly; the code itself is ASCII either way
+        text = data.decode("latin-1")
+    catalogue = text if any(m in data for m in CATALOGUE_MARKERS) else None
+    if not any(p in data for p in PREFILTER):
+        return FileFacts(path=path, catalogue_text=catalogue)
+    return _Extractor(path, data, text, catalogue).run()
+
+
+class _Extractor:
+    def __init__(self, path: str, data: bytes, text: str, catalogue: str | None):
+        self.path, self.data, self.text, self.catalogue = path, data, text, catalogue
+        self.lines = text.split("\n")
+        self.param_cache: dict[int, dict[str, int]] = {}
+        # byte offset -> (line, column) is given by tree-sitter's points (byte columns)
+
+    def run(self) -> FileFacts:
+        tree = parse.parse(self.data)
+        root = tree.root_node
+        regions = function_regions(self.lines)
+        self.region_starts = [r[0] for r in regions]
+        self.regions = regions
+
+        functions: list[FunctionFact] = []
+        flow_calls: dict[tuple[int, int], tuple[tuple[Term, ...], ...]] = {}
+        fn_nodes: dict[int, tuple[str, Node]] = {}
+        for m in parse.matches("functions", root):
+            node, name = m["function"][0], node_text(m["name"][0])
+            fn_nodes[node.start_point[0]] = (name, node)
+        # function definitions by byte span: the innermost one holding a node (walking
+        # up `parent` is quadratic in deep initialisers such as lib/test_bpf.c)
+        self.fn_spans = sorted((n.start_byte, n.end_byte, n) for _, n in fn_nodes.values())
+        self.fn_starts = [sp[0] for sp in self.fn_spans]
+        seen = set()
+        # stores into tracked members seen by the walk
+        self.flow_stores: dict[tuple[int, int], tuple[str, frozenset]] = {}
+        for start_row, (ts_name, node) in sorted(fn_nodes.items()):
+            name = self._enclosing(start_row + 1, node) or ts_name
+            if (name, node.start_point[0]) in seen:
+                continue
+            seen.add((name, node.start_point[0]))
+            flow = FunctionFlow(name, node)
+            fact, calls = flow.run()
+            functions.append(fact)
+            flow_calls.update(calls)
+            self.flow_stores.update(flow.field_stores)
+
+        calls: list[CallFact] = []
+        edges: list[tuple[str, str, int]] = []
+        for m in parse.matches("calls", root):
+            call, callee, args = m["call"][0], node_text(m["callee"][0]), m["args"][0]
+            line = call.start_point[0] + 1
+            func = self._enclosing(line, call)
+            if func:
+                edges.append((func, callee, line))
+            arg_nodes = arg_list(args)
+            if not keep_call(callee, arg_nodes):
+                continue
+            key = (call.start_point[0], call.start_point[1])
+            terms = flow_calls.get(key)
+            flow = terms is not None
+            if terms is None:
+                params = self._params_of(func, call)
+                terms = tuple(stateless(a, params) for a in arg_nodes)
+            calls.append(CallFact(
+                callee=callee, line=line, column=call.start_point[1] + 1, function=func,
+                args=tuple(norm(node_text(a)) for a in arg_nodes), arg_terms=terms,
+                source=self.lines[line - 1].strip() if line - 1 < len(self.lines) else "",
+                flow=flow))
+
+        calls += self._text_calls({(c.line, c.column) for c in calls})
+        for m in parse.matches("field_calls", root):
+            call = m["call"][0]
+            line = call.start_point[0] + 1
+            func = self._enclosing(line, call)
+            if func:
+                edges.append((func, "." + node_text(m["field"][0]), line))
+        ops = tuple(OpsFact(field=node_text(m["field"][0]), value=node_text(m["value"][0]),
+                            line=m["pair"][0].start_point[0] + 1)
+                    for m in parse.matches("ops", root))
+        field_stores, fn_stores = self._field_stores(root)
+        return FileFacts(
+            path=self.path, functions=tuple(functions), calls=tuple(calls),
+            edges=tuple(sorted(set(edges), key=lambda e: (e[2], e[0], e[1]))),
+            macros=tuple(macro_facts(self.text)), ops=ops, catalogue_text=self.catalogue,
+            parsed=True, has_errors=root.has_error, field_stores=field_stores,
+            reason_members=self._reason_members(root), fn_stores=fn_stores)
+
+    def _field_stores(self, root: Node) -> tuple[tuple[FieldStore, ...], tuple[OpsFact, ...]]:
+        """Stores into tracked members (fields.py), with the walk's terms where it saw
+        them, else the value's own terms (no variables); and
+        function names stored into members at run time (`ops->handler = f;`)."""
+        stores: dict[tuple[int, int], FieldStore] = {}
+        fn_stores: list[OpsFact] = []
+        for (row, col), (key, terms) in self.flow_stores.items():
+            fn = self._enclosing(row + 1, None)
+            stores[(row, col)] = FieldStore(field=key, terms=tuple(sorted(terms)), line=row + 1,
+                                            function=fn)
+        # the query only where it can find something (speed): a store into a tracked
+        # member in the text, or a file that knows the reason type (run-time stores of
+        # functions returning reasons; elsewhere they are not seen)
+        want_fns = b"skb_drop_reason" in self.data
+        if not want_fns and not _TRACKED_STORE.search(self.data):
+            return tuple(stores[k] for k in sorted(stores)), ()
+        for m in parse.matches("field_stores", root):
+            assign, left, value = m["assign"][0], m["left"][0], m["value"][0]
+            member = node_text(m["member"][0])
+            line = assign.start_point[0] + 1
+            v = value
+            if v.type == "pointer_expression" and node_text(v)[:1] == "&":
+                v = v.child_by_field_name("argument")
+            if want_fns and v is not None and v.type == "identifier" and not ENUMERATOR_LIKE.match(node_text(v)) \
+                    and node_text(v) not in ("NULL", "true", "false"):
+                fn = self._function_node(assign)
+                if fn is None or node_text(v) not in self._params_of(None, assign):
+                    fn_stores.append(OpsFact(field=member, value=node_text(v), line=line))
+            if tracked_member(left) is None:
+                continue
+            pos = (assign.start_point[0], assign.start_point[1])
+            if pos in stores:
+                continue                          # the walk's answer
+            op = assign.child_by_field_name("operator")
+            terms = stateless(value, self._params_of(None, assign)) \
+                if op is None or node_text(op) == "=" else (("unknown", f"compound assignment {node_text(op)}"),)
+            stores[pos] = FieldStore(field=field_key(left), terms=terms, line=line,
+                                     function=self._enclosing(line, assign))
+        return (tuple(stores[k] for k in sorted(stores)),
+                tuple(sorted(set(fn_stores), key=lambda o: (o.line, o.field, o.value))))
+
+    def _reason_members(self, root: Node) -> tuple[str, ...]:
+        if b"skb_drop_reason" not in self.data:
+            return ()
+        out = set()
+        for m in parse.matches("reason_members", root):
+            if not REASON_TYPE.search(node_text(m["type"][0])):
+                continue
+            st = m["decl"][0].parent
+            st = st.parent if st is not None else None      # field_declaration_list -> struct
+            name = st.child_by_field_name("name") if st is not None and \
+                st.type in ("struct_specifier", "union_specifier") else None
+            out.add((node_text(name) if name is not None else "?") + "." + node_text(m["member"][0]))
+        return tuple(sorted(out))
+
+    def _text_calls(self, seen: set[tuple[int, int]]) -> list[CallFact]:
+        """Family-like calls the parser did not form (inside ERROR regions, e.g. after
+        `__printf(2, 3)`), found in the text with comments and strings blanked."""
+        if not _TEXT_CALL.search(self.text):
+            return []
+        text = _BLANK.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), self.text)
+        lines = text.split("\n")
+        starts = [0]
+        for ln in lines[:-1]:
+            starts.append(starts[-1] + len(ln) + 1)
+        macro_lines = set()
+        cont = False
+        for i, ln in enumerate(self.lines, 1):
+            if cont or ln.lstrip().startswith("#"):
+                macro_lines.add(i)
+            cont = ln.rstrip().endswith("\\") and (cont or ln.lstrip().startswith("#"))
+        out = []
+        for m in _TEXT_CALL.finditer(text):
+            name = m.group(1)
+            if not KEEP_CALL.search(name) or name in _NOT_CALLS:
+                continue
+            line = bisect.bisect_right(starts, m.start())
+            col = m.start() - starts[line - 1] + 1
+            if (line, col) in seen:
+                continue
+            before = lines[line - 1][:col - 1]
+            if col == 1 or before.lstrip().startswith("#") or _DECL_BEFORE.search(before):
+                continue
+            if line in macro_lines:
+                continue
+            args = tuple(norm(a) for a in call_args(text, m.end()))
+            terms = tuple(tuple(sorted({("const", a)} if ENUMERATOR_LIKE.match(a) and not a.islower()
+                                       else {("unknown", "call outside the parsed code")}))
+                          for a in args)
+            out.append(CallFact(callee=name, line=line, column=col, function=self._enclosing(line, None),
+                                args=args, arg_terms=terms, source=self.lines[line - 1].strip(),
+                                flow=False))
+        return out
+
+    def _enclosing(self, line: int, node: Node | None) -> str | None:
+        """Enclosing function of LINE: kernel-style regions first, tree-sitter second."""
+        i = bisect.bisect_right(self.region_starts, line) - 1
+        if i >= 0:
+            start, end, name, sig = self.regions[i]
+            if sig <= line <= end and name:
+                return name
+        fn = self._function_node(node)
+        return declarator_name(fn) if fn is not None else None
+
+    def _function_node(self, node: Node | None) -> Node | None:
+        if node is None:
+            return None
+        i = bisect.bisect_right(self.fn_starts, node.start_byte) - 1
+        while i >= 0:
+            start, end, fn = self.fn_spans[i]
+            if start <= node.start_byte and node.end_byte <= end:
+                return fn
+            i -= 1
+            if i >= 0 and self.fn_spans[i][1] < node.start_byte and end < node.start_byte:
+                break
+        return None
+
+    def _params_of(self, func: str | None, node: Node) -> dict[str, int]:
+        fn = self._function_node(node)
+        if fn is None:
+            return {}
+        got = self.param_cache.get(fn.id)
+        if got is None:
+            got = self.param_cache[fn.id] = {p.name: i for i, p in enumerate(params_of(fn))}
+        return got
+
+
+_TRACKED_STORE = re.compile(rb"(?:->|\.)\s*\w*reason\w*\s*(?:=[^=]|[|&+\-^]=)")
+_BLANK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
+_TEXT_CALL = re.compile(r"\b(\w*(?:skb|drop|reason|consume|kfree|SKB_DR)\w*)\s*\(")
+_NOT_CALLS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "defined"})
+_DECL_BEFORE = re.compile(r"(?:^|[\s(])(?:void|int|bool|static|inline|extern|unsigned|long|"
+                          r"u32|struct\s+\w+|enum\s+\w+|__\w+)\s*\**\s*$|\.\s*$|->\s*$|&\s*$")

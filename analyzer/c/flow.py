@@ -1,0 +1,525 @@
+"""The per-function reaching-definitions walk: which reason terms reach each call's
+arguments, the function's returns and its out-parameters."""
+from __future__ import annotations
+
+import re
+
+from analyzer.c.facts import (ASSIGNED_REASON, DECLARED_NAMES, ENUMERATOR_LIKE, NS, REASON_TYPE,
+                              FunctionFact, Term)
+from analyzer.c.fields import container, field_key, return_struct
+from analyzer.c.parse import Node
+from analyzer.c.syntax import arg_list, keep_call, node_text, norm, params_of, strip
+
+def stateless(node: Node, params: dict[str, int]) -> tuple[Term, ...]:
+    """Terms of an argument outside the control-flow walk (no tracked variables)."""
+    return tuple(sorted(evaluate(node, params, None, None)))
+
+
+def evaluate(node: Node, params: dict[str, int], state: dict | None, flow) -> frozenset:
+    node = strip(node)
+    t = node.type
+    if t == "identifier":
+        name = node_text(node)
+        if state is not None and name in state:
+            return state[name]
+        if ENUMERATOR_LIKE.match(name) and not name.islower():
+            return frozenset({("const", name)})
+        if name in params:
+            return frozenset({("param", params[name])})
+        return frozenset({("unknown", f"variable {name}")})
+    if t == "number_literal":
+        return frozenset({("const", node_text(node).rstrip("uUlL"))})
+    if t == "conditional_expression":
+        if flow is not None:
+            flow.effects(node.child_by_field_name("condition"))
+        cons = node.child_by_field_name("consequence")
+        alt = node.child_by_field_name("alternative")
+        out = frozenset()
+        out |= (evaluate(cons, params, state, flow) if cons is not None
+                else evaluate(node.child_by_field_name("condition"), params, state, flow))
+        if alt is not None:
+            out |= evaluate(alt, params, state, flow)
+        return out
+    if t == "call_expression":
+        fn = node.child_by_field_name("function")
+        if fn is not None and fn.type == "identifier":
+            name = node_text(fn)
+            args = arg_list(node.child_by_field_name("arguments"))
+            if name in ("likely", "unlikely", "READ_ONCE") and args:
+                return evaluate(args[0], params, state, flow)
+            if flow is not None:
+                flow.effects(node)
+            indirect = indirect_call(name, args)
+            if indirect is not None:
+                return indirect
+            if ENUMERATOR_LIKE.match(name) and args and all(
+                    strip(a).type in ("identifier", "number_literal") for a in args):
+                return frozenset({("mcall", name) + tuple(node_text(strip(a)) for a in args)})
+            return frozenset({("call", name)})
+        if flow is not None:
+            flow.effects(node)
+        return pointer_call(fn)
+    if t == "assignment_expression" and flow is not None:
+        flow.effects(node)
+        left = strip(node.child_by_field_name("left"))
+        return evaluate(left, params, flow.state, flow) if left.type == "identifier" else \
+            evaluate(node.child_by_field_name("right"), params, state, flow)
+    if t == "comma_expression":
+        if flow is not None:
+            flow.effects(node.child_by_field_name("left"))
+        return evaluate(node.child_by_field_name("right"), params, state, flow)
+    if t == "field_expression":
+        key = field_key(node)
+        if key is not None:
+            return frozenset({("field", key)})
+        return frozenset({("unknown", "struct field " + norm(node_text(node))[:60])})
+    if t == "pointer_expression":
+        got = pointer_value(node, params, state)
+        if got is not None:
+            return got
+        return frozenset({("unknown", "through a pointer " + norm(node_text(node))[:60])})
+    return frozenset({("unknown", "expression " + norm(node_text(node))[:60])})
+
+
+
+# `INDIRECT_CALL_2(f, f2, f1, args…)` calls f, and is f1 or f2 when they match
+_INDIRECT = re.compile(r"^INDIRECT_CALL_(?:(\d+)|INET(?:_(\d+))?)$")
+
+
+def indirect_call(name: str, args: list[Node]) -> frozenset | None:
+    """Terms of an INDIRECT_CALL_*() macro call: its listed direct candidates, plus what
+    its pointer can be (a member's assignments)."""
+    m = _INDIRECT.match(name)
+    if m is None or not args:
+        return None
+    n = int(m.group(1) or m.group(2) or 2)
+    out = {("call", node_text(strip(a))) for a in args[1:1 + n] if strip(a).type == "identifier"}
+    return frozenset(out) | pointer_call(strip(args[0]))
+
+
+def pointer_call(fn: Node | None) -> frozenset:
+    """The return of a call through a pointer: through a struct member, the union over the
+    functions assigned to that member (`("icall", "CONTAINER.MEMBER")`, fields.py);
+    otherwise unknown."""
+    if fn is not None:
+        fn = strip(fn)
+        if fn.type == "field_expression":
+            member = fn.child_by_field_name("field")
+            if member is not None:
+                return frozenset({("icall", container(fn.child_by_field_name("argument")) + "."
+                                   + node_text(member))})
+        if fn.type == "pointer_expression" and node_text(fn)[:1] == "*":
+            return pointer_call(fn.child_by_field_name("argument"))
+    return frozenset({("unknown", "call through a pointer " + norm(node_text(fn))[:40]
+                       if fn is not None else "call through a pointer")})
+
+
+def pointer_value(node: Node, params: dict[str, int], state: dict | None) -> frozenset | None:
+    """`*p` for a parameter p: what it points to (what the walk wrote there, else what the
+    callers pointed it at); `&x` for a tracked x: x's terms, as pointees."""
+    arg = node.child_by_field_name("argument")
+    if arg is None:
+        return None
+    arg = strip(arg)
+    if arg.type != "identifier":
+        return None
+    name = node_text(arg)
+    if node_text(node)[:1] == "*":
+        if state is not None and "*" + name in state:
+            return state["*" + name]
+        if name in params:
+            return frozenset({("deref", params[name])})
+    elif node_text(node)[:1] == "&" and state is not None and name in state:
+        return frozenset(("pointee",) + t for t in state[name])
+    return None
+
+
+# --------------------------------------------------------------------------------------
+_ZERO = {("const", "SKB_NOT_DROPPED_YET"), ("const", "0")}
+
+
+def toplevel_calls(body: Node | None) -> tuple[str, ...]:
+    out = []
+    for c in (body.named_children if body is not None else []):
+        if c.type in ("expression_statement", "return_statement") and c.named_children:
+            e = strip(c.named_children[0])
+            if e.type == "call_expression":
+                fn = e.child_by_field_name("function")
+                if fn is not None and fn.type == "identifier":
+                    out.append(node_text(fn))
+    return tuple(out)
+
+
+def _copy(state: dict | None) -> dict | None:
+    return None if state is None else dict(state)
+
+
+class FunctionFlow:
+    """Reaching-definitions walk over one function body, statement by statement.
+
+    State: tracked variable -> frozenset of terms, or None where the code is unreachable.
+    Handles if/else, switch with fall-through, loops (to a fixed point), goto labels
+    (forward and backward, to a fixed point), break/continue and return.
+    """
+
+    def __init__(self, name: str, node: Node):
+        self.name, self.node = name, node
+        self.params = params_of(node)
+        self.pidx = {p.name: i for i, p in enumerate(self.params)}
+        self.out_params = {p.name: i for i, p in enumerate(self.params)
+                           if p.pointer and REASON_TYPE.search(p.type)}
+        self.reason_params = {p.name: i for i, p in enumerate(self.params)
+                              if not p.pointer and REASON_TYPE.search(p.type)}
+        ret = node.child_by_field_name("type")
+        self.returns_reason = ret is not None and bool(REASON_TYPE.search(node_text(ret))) and \
+            not node_text(node.child_by_field_name("declarator")).lstrip().startswith("*")
+        self.tracked_names: set[str] = set()
+        self.state: dict | None = {}
+        self.record: dict[tuple[int, int], list[frozenset]] = {}
+        self.returns: frozenset = frozenset()
+        self.out_writes: dict[int, frozenset] = {}
+        self.stored: set[int] = set()
+        self.labels: dict[str, dict] = {}
+        self.ctx: list[dict] = []
+        self.trace: list[tuple[str, tuple[str, ...]]] = []
+        # stores into tracked struct members: (row, column) -> (field, terms)
+        self.field_stores: dict[tuple[int, int], tuple[str, frozenset]] = {}
+
+    # -- driver ------------------------------------------------------------------------
+    def run(self) -> tuple[FunctionFact, dict]:
+        body = self.node.child_by_field_name("body")
+        text = self.node.text
+        needs_flow = body is not None and (b"drop_reason" in text or b"SKB_DR" in text
+                                           or b"trace_kfree_skb" in text or b"trace_consume_skb" in text
+                                           or bool(self.reason_params) or bool(self.out_params))
+        if needs_flow:
+            body_text = node_text(self.node)
+            self.tracked_names = set(ASSIGNED_REASON.findall(body_text)) | \
+                {n for n in DECLARED_NAMES.findall(body_text) if "reason" in n}
+            for _ in range(6):
+                before = {k: dict(v) if v else v for k, v in self.labels.items()}
+                self.state = {n: frozenset({("param", i)}) for n, i in self.reason_params.items()}
+                self.state.update({"*" + n: frozenset({("deref", i)}) for n, i in self.out_params.items()})
+                self.stmt(body)
+                if before == self.labels:
+                    break
+        calls = {k: tuple(tuple(sorted(s)) for s in v) for k, v in self.record.items()}
+        statements = len([c for c in body.named_children if c.type != "comment"]) if body else 0
+        decl = self.node.child_by_field_name("declarator")
+        head = node_text(self.node)[: (decl.start_byte - self.node.start_byte) if decl else 0]
+        fact = FunctionFact(
+            name=self.name, line=self.node.start_point[0] + 1, end_line=self.node.end_point[0] + 1,
+            static=bool(re.search(r"\bstatic\b", head)), inline=bool(re.search(r"inline\b", head)),
+            params=tuple(self.params), returns_reason=self.returns_reason,
+            return_terms=tuple(sorted(self.returns)),
+            out_writes=tuple(sorted((i, tuple(sorted(s))) for i, s in self.out_writes.items())),
+            stored_params=tuple(sorted(self.stored)), statements=statements,
+            returns_void=(not self.returns_reason and node_text(self.node.child_by_field_name("type")) == "void"
+                          and not node_text(decl).lstrip().startswith("*") if decl is not None else False),
+            toplevel_calls=toplevel_calls(body), trace_calls=tuple(self.trace),
+            return_struct=return_struct(self.node))
+        return fact, calls
+
+    # -- state helpers -----------------------------------------------------------------
+    @staticmethod
+    def join(a: dict | None, b: dict | None) -> dict | None:
+        if a is None:
+            return None if b is None else dict(b)
+        if b is None:
+            return dict(a)
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = out[k] | v if k in out else v
+        return out
+
+    def refine(self, cond: Node | None, state: dict | None, truth: bool) -> dict | None:
+        """The state on the TRUTH branch of COND: `x == C`, `x != C`, `x`, `!x`."""
+        state = _copy(state)
+        if cond is None or state is None:
+            return state
+        c = strip(cond)
+        while c.type == "call_expression" and node_text(c.child_by_field_name("function")) in ("likely", "unlikely"):
+            a = arg_list(c.child_by_field_name("arguments"))
+            if not a:
+                return state
+            c = strip(a[0])
+        if c.type == "unary_expression" and node_text(c.child_by_field_name("operator")) == "!":
+            c, truth = strip(c.child_by_field_name("argument")), not truth
+        if c.type == "identifier" and node_text(c) in state:
+            v = node_text(c)
+            zero = {t for t in state[v] if t in _ZERO}
+            state[v] = (state[v] - zero) if truth else (state[v] & zero) | \
+                frozenset(t for t in state[v] if t[0] != "const")
+            return state
+        if c.type == "binary_expression":
+            op = node_text(c.child_by_field_name("operator"))
+            left, right = strip(c.child_by_field_name("left")), strip(c.child_by_field_name("right"))
+            if op in ("==", "!=") and left.type == "identifier" and node_text(left) in state \
+                    and right.type == "identifier" and ENUMERATOR_LIKE.match(node_text(right)):
+                v, k = node_text(left), ("const", node_text(right))
+                equal = truth if op == "==" else not truth
+                if equal:
+                    state[v] = frozenset({k}) if (k in state[v] or any(t[0] != "const" for t in state[v])) \
+                        else frozenset()
+                else:
+                    state[v] = state[v] - {k}
+        return state
+
+    def goto(self, label: str) -> None:
+        if self.state is not None:
+            self.labels[label] = self.join(self.labels.get(label), self.state)
+        self.state = None
+
+    # -- statements --------------------------------------------------------------------
+    def stmt(self, node: Node | None) -> None:
+        if node is None:
+            return
+        t = node.type
+        if t in ("compound_statement", "translation_unit"):
+            for c in node.named_children:
+                self.stmt(c)
+        elif t == "labeled_statement":
+            label = node_text(node.child_by_field_name("label"))
+            self.state = self.join(self.state, self.labels.get(label))
+            for c in node.named_children[1:]:
+                self.stmt(c)
+        elif t == "goto_statement":
+            self.goto(node_text(node.child_by_field_name("label")))
+        elif t == "return_statement":
+            if self.state is not None:
+                exprs = [c for c in node.named_children if c.type != "comment"]
+                if exprs:
+                    v = evaluate(exprs[0], self.pidx, self.state, self)
+                    if self.returns_reason and self.state is not None:
+                        self.returns |= v
+            self.state = None
+        elif t == "if_statement":
+            cond = node.child_by_field_name("condition")
+            self.effects(cond)
+            entry = self.state
+            self.state = self.refine(cond, entry, True)
+            self.stmt(node.child_by_field_name("consequence"))
+            after_then = self.state
+            self.state = self.refine(cond, entry, False)
+            alt = node.child_by_field_name("alternative")
+            if alt is not None:
+                for c in alt.named_children:
+                    self.stmt(c)
+            self.state = self.join(after_then, self.state)
+        elif t == "switch_statement":
+            self.effects(node.child_by_field_name("condition"))
+            entry = self.state
+            self.ctx.append({"kind": "switch", "breaks": None})
+            self.state = None
+            has_default = False
+            body = node.child_by_field_name("body")
+            for c in (body.named_children if body is not None else []):
+                if c.type == "case_statement":
+                    if c.child_by_field_name("value") is None:
+                        has_default = True
+                    self.state = self.join(self.state, _copy(entry))
+                    for s in c.named_children:
+                        if s is not c.child_by_field_name("value"):
+                            self.stmt(s)
+                else:
+                    self.stmt(c)
+            ctx = self.ctx.pop()
+            self.state = self.join(self.state, ctx["breaks"])
+            if not has_default:
+                self.state = self.join(self.state, entry)
+        elif t in ("while_statement", "for_statement", "do_statement"):
+            self.loop(node)
+        elif t == "break_statement":
+            for c in reversed(self.ctx):
+                c["breaks"] = self.join(c["breaks"], self.state)
+                break
+            self.state = None
+        elif t == "continue_statement":
+            for c in reversed(self.ctx):
+                if c["kind"] == "loop":
+                    c["continues"] = self.join(c["continues"], self.state)
+                    break
+            self.state = None
+        elif t == "declaration":
+            self.declaration(node)
+        elif t == "expression_statement":
+            for c in node.named_children:
+                self.effects(c)
+        elif t in ("comment", "preproc_call", "type_definition", "struct_specifier"):
+            return
+        elif t.startswith("preproc_"):
+            # #ifdef blocks inside a function: both branches may be compiled in.
+            for c in node.named_children:
+                if c.type not in ("identifier", "preproc_arg", "preproc_defined", "binary_expression",
+                                  "unary_expression", "parenthesized_expression", "call_expression"):
+                    self.stmt(c)
+        else:
+            # ERROR regions and macro statements: walk their children in order.
+            for c in node.named_children:
+                if c.type.endswith("statement") or c.type in ("declaration", "ERROR", "labeled_statement"):
+                    self.stmt(c)
+                else:
+                    self.effects(c)
+
+    def loop(self, node: Node) -> None:
+        t = node.type
+        if t == "for_statement":
+            init = node.child_by_field_name("initializer")
+            if init is not None:
+                if init.type == "declaration":
+                    self.declaration(init)
+                else:
+                    self.effects(init)
+        body = node.child_by_field_name("body")
+        cond = node.child_by_field_name("condition")
+        update = node.child_by_field_name("update")
+        head = self.state
+        exit_state = None
+        for _ in range(4):
+            self.ctx.append({"kind": "loop", "breaks": None, "continues": None})
+            self.state = _copy(head)
+            if t != "do_statement":
+                self.effects(cond)
+                exit_state = self.state
+            self.stmt(body)
+            ctx = self.ctx.pop()
+            self.state = self.join(self.state, ctx["continues"])
+            if update is not None:
+                self.effects(update)
+            if t == "do_statement":
+                self.effects(cond)
+                exit_state = self.state
+            new_head = self.join(head, self.state)
+            breaks = ctx["breaks"]
+            if new_head == head:
+                break
+            head = new_head
+        self.state = self.join(exit_state, breaks)
+
+    def declaration(self, node: Node) -> None:
+        typ = node.child_by_field_name("type")
+        is_reason = typ is not None and REASON_TYPE.search(node_text(typ)) is not None
+        for d in node.children_by_field_name("declarator"):
+            if d.type == "init_declarator":
+                target = d.child_by_field_name("declarator")
+                value = d.child_by_field_name("value")
+                if value is not None:
+                    self.effects(value)
+                if (target is not None and target.type == "identifier" and self.state is not None
+                        and (is_reason or node_text(target) in self.tracked_names)):
+                    self.state[node_text(target)] = (evaluate(value, self.pidx, self.state, None)
+                                                if value is not None else frozenset())
+            elif d.type == "identifier" and self.state is not None and \
+                    (is_reason or node_text(d) in self.tracked_names):
+                self.state[node_text(d)] = frozenset()
+
+    # -- expressions with side effects ---------------------------------------------------
+    def effects(self, node: Node | None) -> None:
+        if node is None or self.state is None:
+            return
+        t = node.type
+        if t == "call_expression":
+            self.call(node)
+        elif t == "assignment_expression":
+            right = node.child_by_field_name("right")
+            self.effects(right)
+            if self.state is None:
+                return
+            left = strip(node.child_by_field_name("left"))
+            op = node.child_by_field_name("operator")
+            op = node_text(op) if op is not None else "="
+            if left.type == "identifier" and node_text(left) in self.state:
+                name = node_text(left)
+                self.state[name] = (evaluate(right, self.pidx, self.state, None) if op == "="
+                                    else frozenset({("unknown", f"compound assignment {op}")}))
+            elif left.type == "pointer_expression":
+                arg = strip(left.child_by_field_name("argument"))
+                if arg.type == "identifier" and node_text(arg) in self.out_params:
+                    i = self.out_params[node_text(arg)]
+                    v = evaluate(right, self.pidx, self.state, None) if op == "=" else \
+                        frozenset({("unknown", f"compound assignment {op}")})
+                    self.out_writes[i] = self.out_writes.get(i, frozenset()) | v
+                    self.state["*" + node_text(arg)] = v
+            elif left.type in ("field_expression", "subscript_expression"):
+                if left.type == "field_expression":
+                    self.store_field(left, node, evaluate(right, self.pidx, self.state, None)
+                                     if op == "=" else frozenset({("unknown", f"compound assignment {op}")}))
+                # the reason stored with the skb itself (its control block) for a later free
+                r = strip(right)
+                target = node_text(left)
+                if r.type == "identifier" and node_text(r) in self.reason_params and any(
+                        re.search(r"\b" + re.escape(p.name) + r"\b", target)
+                        for p in self.params if p.pointer and "sk_buff" in p.type and p.name):
+                    self.stored.add(self.reason_params[node_text(r)])
+        elif t == "conditional_expression":
+            self.effects(node.child_by_field_name("condition"))
+            entry = self.state
+            self.state = _copy(entry)
+            self.effects(node.child_by_field_name("consequence"))
+            a = self.state
+            self.state = _copy(entry)
+            self.effects(node.child_by_field_name("alternative"))
+            self.state = self.join(a, self.state)
+        elif t in ("compound_statement",):
+            self.stmt(node)
+        else:
+            for c in node.named_children:
+                self.effects(c)
+
+    def call(self, node: Node) -> None:
+        fn = node.child_by_field_name("function")
+        arglist = node.child_by_field_name("arguments")
+        args = arg_list(arglist) if arglist is not None else []
+        for a in args:
+            self.effects(a)
+        if self.state is None:
+            return
+        if fn is None or fn.type != "identifier":
+            self.effects(fn)
+            return
+        name = node_text(fn)
+        if name in ("SKB_DR", "SKB_DR_SET", "SKB_DR_INIT", "SKB_DR_OR") and args:
+            var = node_text(strip(args[0]))
+            if strip(args[0]).type == "field_expression":
+                # on a struct member: a store (SKB_DR_OR keeps what was there)
+                r = frozenset({NS}) if name == "SKB_DR" or len(args) < 2 else \
+                    frozenset({("const", "SKB_DROP_REASON_" + node_text(args[1]).strip())})
+                self.store_field(strip(args[0]), node, r)
+                return
+            if name == "SKB_DR":
+                self.state[var] = frozenset({NS})
+            elif len(args) > 1:
+                r = frozenset({("const", "SKB_DROP_REASON_" + node_text(args[1]).strip())})
+                if name == "SKB_DR_OR":
+                    cur = self.state.get(var, frozenset({NS}))
+                    may_be_ns = NS in cur or any(x[0] != "const" for x in cur)
+                    self.state[var] = (cur - {NS}) | r if may_be_ns else cur
+                else:
+                    self.state[var] = r
+            return
+        if name in ("trace_kfree_skb", "trace_consume_skb"):
+            self.trace.append((name[len("trace_"):], tuple(norm(node_text(a)) for a in args)))
+        if keep_call(name, args):
+            # before the out-parameters below: `&x` is what x holds when the call starts
+            key = (node.start_point[0], node.start_point[1])
+            vals = [evaluate(a, self.pidx, self.state, None) for a in args]
+            old = self.record.get(key)
+            self.record[key] = vals if old is None else [o | v for o, v in zip(old, vals)]
+        for i, a in enumerate(args):
+            s = strip(a)
+            if s.type == "pointer_expression" and node_text(s)[:1] == "&":
+                inner = strip(s.child_by_field_name("argument"))
+                if inner.type == "identifier" and node_text(inner) in self.state:
+                    v = node_text(inner)
+                    self.state[v] = self.state[v] | {("out", name, i)}
+
+    def store_field(self, left: Node, at: Node, value: frozenset) -> None:
+        """A store into a tracked struct member (fields.py): flow-insensitive at link time,
+        so only the union of the values stored at this point is kept."""
+        key = field_key(left)
+        if key is None:
+            return
+        pos = (at.start_point[0], at.start_point[1])
+        old = self.field_stores.get(pos)
+        self.field_stores[pos] = (key, value if old is None else old[1] | value)
+

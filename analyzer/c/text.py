@@ -1,0 +1,237 @@
+"""What the facts stage reads from the text itself: kernel-style function regions,
+macro definitions, the arguments of a call written in text."""
+from __future__ import annotations
+
+import re
+
+from analyzer.c.facts import MacroCall, MacroFact
+
+# --------------------------------------------------------------------------------------
+# Kernel-style function regions: a body opens with "{" and closes with "}" in column 0.
+
+_SIG_STOP = re.compile(r"[;}]\s*$|^\s*#|^\s*$|^\s*\*|\*/\s*$|^\s*/[*/]")
+_CALLLIKE = re.compile(r"([A-Za-z_]\w*)\s*\(")
+COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+_MACRO_DEF_FN = re.compile(r"^(BPF_CALL_\d|SYSCALL_DEFINE\d|COMPAT_SYSCALL_DEFINE\d|"
+                           r"BPF_STRUCT_OPS\w*|TRACE_EVENT\w*)$")
+
+
+def function_regions(lines: list[str]) -> list[tuple[int, int, str | None, int]]:
+    """(first body line, last line, name, first signature line), 1-based, in order."""
+    out = []
+    i, n = 0, len(lines)
+    while i < n:
+        ln = lines[i]
+        opens_alone = ln.startswith("{")
+        opens_inline = (not opens_alone and ln[:1] not in ("", " ", "\t", "#", "/", "*", "}")
+                        and ln.rstrip().endswith("{") and "(" in ln and "=" not in ln
+                        and not ln.startswith(("struct", "union", "enum", "typedef")))
+        if opens_alone or opens_inline:
+            j = i - 1 if opens_alone else i
+            sig_lines = []
+            if opens_inline:
+                sig_lines.append(ln.rstrip()[:-1])
+                j = i - 1
+            while j >= 0 and len(sig_lines) < 12:
+                s = lines[j]
+                if _SIG_STOP.search(s) and not s.rstrip().endswith(","):
+                    break
+                if s.startswith("}") :
+                    break
+                sig_lines.insert(0, s)
+                j -= 1
+            sig = " ".join(sig_lines)
+            name = name_from_signature(sig) if not sig.rstrip().endswith("=") else None
+            k = i + 1
+            if opens_alone and ln.count("{") == ln.count("}"):
+                k = i                                  # `{}` or `{ return 0; }` on one line
+            else:
+                while k < n and not lines[k].startswith("}"):
+                    k += 1
+            out.append((i + 1, k + 1, name, j + 2))
+            i = k + 1
+            continue
+        i += 1
+    return out
+
+
+def name_from_signature(sig: str) -> str | None:
+    sig = COMMENT.sub(" ", sig)
+    if "(" not in sig:
+        return None
+    best = None
+    for m in _CALLLIKE.finditer(sig):
+        name = m.group(1)
+        depth, k = 1, m.end()
+        while k < len(sig) and depth:
+            depth += {"(": 1, ")": -1}.get(sig[k], 0)
+            k += 1
+        inner = sig[m.end():k - 1]
+        before = sig[:m.start()]
+        if before.count("(") != before.count(")"):
+            continue                                   # nested, not depth 0
+        if name in ("if", "for", "while", "switch", "return", "sizeof"):
+            return None
+        if _MACRO_DEF_FN.match(name):
+            first = inner.split(",")[0].strip()
+            if re.fullmatch(r"\w+", first):
+                return ("__do_sys_" + first) if "SYSCALL" in name else first
+            return name
+        if looks_like_params(inner):
+            best = name
+            break
+    return best
+
+
+def looks_like_params(inner: str) -> bool:
+    inner = inner.strip()
+    if inner in ("", "void", "..."):
+        return True
+    for part in split_top(inner):
+        part = part.strip()
+        if part == "...":
+            continue
+        if re.search(r"[&.]|->|^\d|\"", part):
+            return False
+        words = re.findall(r"[A-Za-z_]\w*", part)
+        if len(words) >= 2 or "*" in part or "(" in part:
+            return True
+    return False
+
+
+def call_args(text: str, start: int) -> list[str]:
+    """The top-level arguments of the call whose "(" ends just before START."""
+    depth, k = 1, start
+    while k < len(text) and depth:
+        depth += {"(": 1, ")": -1}.get(text[k], 0)
+        k += 1
+    inner = text[start:k - 1]
+    return split_top(inner) if inner.strip() else []
+
+
+def split_top(s: str) -> list[str]:
+    parts, depth, cur = [], 0, []
+    for ch in s:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+
+# --------------------------------------------------------------------------------------
+_DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)(\([^)]*\))?(.*)$")
+_MACRO_KEEP = re.compile(r"skb|drop|reason|consume")
+_PASTE_KEEP = re.compile(r"SKB_|DROP|reason")
+
+
+def macro_facts(text: str) -> list[MacroFact]:
+    out = []
+    if "define" not in text:
+        return out
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if "define" in ln:
+            m = _DEFINE.match(ln)
+            if m:
+                start = i
+                body = m.group(3)
+                while body.endswith("\\") and i + 1 < len(lines):
+                    i += 1
+                    body = body[:-1] + " " + lines[i]
+                # calls of the family, accessors, and token pasting of reason names
+                # (`#define FQDR(reason) SKB_DROP_REASON_FQ_##reason`)
+                if m.group(2) is not None and (("(" in body and _MACRO_KEEP.search(body)) or
+                                               ("##" in body and _PASTE_KEEP.search(body))):
+                    params = tuple(p.strip() for p in m.group(2)[1:-1].split(",") if p.strip())
+                    body = COMMENT.sub(" ", body).strip()
+                    out.append(MacroFact(name=m.group(1), params=params, body=body,
+                                         line=start + 1, calls=macro_calls(body),
+                                         sole_call=sole_call(body)))
+        i += 1
+    return out
+
+
+
+
+_BODY_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_SOLE_CALL = re.compile(r"^\s*\(*\s*([A-Za-z_]\w*)\s*\((.*)\)\s*\)*\s*;?\s*$", re.S)
+
+
+def macro_calls(body: str) -> tuple[MacroCall, ...]:
+    """Every `name(...)` written in a macro body, with its argument texts."""
+    return tuple(MacroCall(m.group(1), tuple(a.strip() for a in call_args(body, m.end())))
+                 for m in _BODY_CALL.finditer(body))
+
+
+def sole_call(body: str) -> MacroCall | None:
+    """The call a macro body consists of (``(foo(a, b))``, ``foo(a);``), else None."""
+    m = _SOLE_CALL.match(body.strip())
+    if m is None:
+        return None
+    return MacroCall(m.group(1), tuple(a.strip() for a in split_top(m.group(2))))
+
+
+# --------------------------------------------------------------------------------------
+# Lines of C a patch adds (``check``): what they name.
+
+IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+_REASON_TOKEN = re.compile(r"\b(SKB_DROP_REASON_[A-Z0-9_]+|SKB_CONSUMED|SKB_NOT_DROPPED_YET)\b"
+                           r"|\bSKB_DR_(?:SET|OR|INIT)\(\s*\w+\s*,\s*([A-Z0-9_]+)\s*\)")
+
+
+def identifiers(text: str) -> list[str]:
+    return IDENT.findall(text)
+
+
+def names_any(text: str, names) -> bool:
+    """TEXT names one of NAMES as a whole word."""
+    names = sorted(n for n in names if n)
+    return bool(names) and re.search(r"\b(" + "|".join(map(re.escape, names)) + r")\b",
+                                     text) is not None
+
+
+def calls_any(text: str, names) -> bool:
+    """TEXT calls one of NAMES."""
+    names = sorted(n for n in names if n)
+    return bool(names) and re.search(r"\b(" + "|".join(map(re.escape, names)) + r")\s*\(",
+                                     text) is not None
+
+
+def reason_mentions(line: str) -> list[tuple[str, str | None, int]]:
+    """Drop reasons a line of code names, outside comments and #define/#undef lines:
+    (enumerator, the short name when written ``SKB_DR_SET(var, SHORT)`` else None,
+    1-based column)."""
+    code = COMMENT.sub(" ", line)
+    if code.lstrip().startswith(("*", "/*", "#define", "#undef")):
+        return []
+    return [(m.group(1) or f"SKB_DROP_REASON_{m.group(2)}", m.group(2), m.start() + 1)
+            for m in _REASON_TOKEN.finditer(code)]
+
+
+def call_positions(read, wanted) -> dict[tuple[str, int, str], tuple[int, str]]:
+    """(file, line, callee) -> (1-based column of ``callee(`` on that line, 0 if not
+    there; the stripped line) for WANTED, reading each file once with READ (path ->
+    bytes). Lines past the end, and files READ cannot give, are left out."""
+    out: dict[tuple[str, int, str], tuple[int, str]] = {}
+    lines_of: dict[str, list[str]] = {}
+    for file, line, callee in wanted:
+        if file not in lines_of:
+            try:
+                lines_of[file] = read(file).decode("utf-8", "replace").split("\n")
+            except Exception:  # noqa: BLE001 - a missing line is not worth failing for
+                lines_of[file] = [""]
+        lines = lines_of[file]
+        if 0 < line <= len(lines):
+            src = lines[line - 1]
+            out[(file, line, callee)] = (src.find(callee + "(") + 1, src.strip())
+    return out

@@ -1,0 +1,341 @@
+"""The incremental re-link ``check`` needs: the analyses of a base tree before and after a
+change, linked (link/analysis.py, the code ``scan`` uses) over the files the change can
+affect rather than the whole tree.
+
+The two analyses are *focused*: linked over the same set of files, namely the touched
+ones, the catalogue headers, the family members they reach and the files their reason
+terms flow through (definitions of reason-returning callees, callers that pass a reason
+parameter, callers of touched reason-returning functions). Both sides share the
+approximation, so what differs is the change. What the focus needs to know about the rest
+of the tree (who defines and calls what, which files use which reason, the family) is a
+:class:`LinkIndex` built once per base tree from the facts (c/collect.py) and kept in the
+cache; the facts of single files come through the tree's manifest and the facts cache
+(:class:`analyzer.c.collect.FactsOf`), so only patched files are parsed.
+"""
+from __future__ import annotations
+
+import os
+from array import array
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from analyzer.c.collect import Facts, FactsOf, collect_facts
+from analyzer.c.facts import FileFacts
+from analyzer.c.text import identifiers
+from analyzer.errors import InputError
+from analyzer.link import catalogue as cat_mod
+from analyzer.link.analysis import link
+from analyzer.link.family import derive_family
+from analyzer.link.resolver import Index, Resolver
+from analyzer.model import Analysis, KernelInfo
+from analyzer.source.cache import code_version
+from analyzer.source.manifest import tree_fingerprint
+from analyzer.source import cache as cache_mod, codec
+from analyzer.source.tree import Tree
+
+SOURCE_SUFFIXES = (".c", ".h")
+MAX_FOCUS = 400          # files in the focused analysis, at most
+REASON_PREFIX = "SKB_DROP_REASON_"
+
+
+class NameIndex:
+    """name -> files, kept as one sorted text and the offsets of its lines: a check looks
+    up a handful of names, so loading must cost nothing (a dict of 100,000 names takes
+    most of a second to unpickle)."""
+
+    def __init__(self, mapping: Mapping[str, Iterable[str]]):
+        lines = [k + "\t" + "\0".join(sorted(v)) for k, v in sorted(mapping.items())]
+        self.text = "\n".join(lines)
+        self.starts = array("q")
+        pos = 0
+        for ln in lines:
+            self.starts.append(pos)
+            pos += len(ln) + 1
+
+    @classmethod
+    def from_text(cls, text: str) -> "NameIndex":
+        """The index of TEXT (as kept in the cache): the offsets are computed again."""
+        self = cls.__new__(cls)
+        self.text, self.starts = text, array("q")
+        pos = 0
+        for ln in text.split("\n") if text else ():
+            if "\t" not in ln:
+                raise codec.BadEntry("name index line without a tab")
+            self.starts.append(pos)
+            pos += len(ln) + 1
+        return self
+
+    def _key(self, i: int) -> str:
+        start = self.starts[i]
+        return self.text[start:self.text.index("\t", start)]
+
+    def get(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        lo, hi = 0, len(self.starts)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._key(mid) < name:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == len(self.starts) or self._key(lo) != name:
+            return default
+        start = self.starts[lo] + len(name) + 1
+        end = self.text.find("\n", start)
+        files = self.text[start:end if end >= 0 else len(self.text)]
+        return tuple(files.split("\0")) if files else ()
+
+
+@dataclass
+class LinkIndex:
+    """What the focused re-link needs to know about the whole base tree."""
+    defs: NameIndex                         # function -> files defining it
+    callers: NameIndex                      # function -> files calling it
+    mentions: NameIndex                     # reason constant -> files using it
+    catalogue: tuple[str, ...]              # files the catalogue is built from
+    family: dict[str, tuple[str, str]]      # family member -> (file, how it joined)
+    skipped: dict[str, str]
+    scanned: int
+
+
+# the cached form of a LinkIndex: name indexes as their text, the rest by type hints
+_INDEX_DATA = dict[str, str]
+_INDEX_REST = tuple[tuple[str, ...], dict[str, tuple[str, str]], dict[str, str], int]
+
+
+def _index_to_data(ix: LinkIndex) -> list:
+    return [codec.encoder(_INDEX_DATA)({"defs": ix.defs.text, "callers": ix.callers.text,
+                                        "mentions": ix.mentions.text}),
+            codec.encoder(_INDEX_REST)((ix.catalogue, ix.family, ix.skipped, ix.scanned))]
+
+
+def _index_from_data(v) -> LinkIndex:
+    if type(v) is not list or len(v) != 2:
+        raise codec.BadEntry("not a link index")
+    texts = codec.decoder(_INDEX_DATA)(v[0])
+    if set(texts) != {"defs", "callers", "mentions"}:
+        raise codec.BadEntry("not a link index")
+    catalogue, family, skipped, scanned = codec.decoder(_INDEX_REST)(v[1])
+    return LinkIndex(defs=NameIndex.from_text(texts["defs"]),
+                     callers=NameIndex.from_text(texts["callers"]),
+                     mentions=NameIndex.from_text(texts["mentions"]),
+                     catalogue=catalogue, family=family, skipped=skipped, scanned=scanned)
+
+
+def terms_of(f: FileFacts) -> Iterable[tuple]:
+    """(function, reason term) of every reason term of a file's facts."""
+    for c in f.calls:
+        for terms in c.arg_terms:
+            for t in terms:
+                yield c.function, t
+    for fn in f.functions:
+        for t in fn.return_terms:
+            yield fn.name, t
+        for _i, terms in fn.out_writes:
+            for t in terms:
+                yield fn.name, t
+
+
+def build_index(facts: Facts) -> LinkIndex:
+    defs: dict[str, set[str]] = defaultdict(set)
+    callers: dict[str, set[str]] = defaultdict(set)
+    mentions: dict[str, set[str]] = defaultdict(set)
+    for path in sorted(facts):
+        f = facts[path]
+        for fn in f.functions:
+            defs[fn.name].add(path)
+        for _caller, callee, _line in f.edges:
+            callers[callee].add(path)
+        for c in f.calls:
+            callers[c.callee].add(path)
+        for _fn, t in terms_of(f):
+            if t[0] == "const":
+                mentions[t[1]].add(path)
+        for mac in f.macros:
+            for tok in identifiers(mac.body):
+                if tok.startswith(REASON_PREFIX):
+                    mentions[tok].add(path)
+    texts = {p: f.catalogue_text for p, f in facts.items() if f.catalogue_text}
+    ix = Index(facts)
+    fam = derive_family(facts, ix, Resolver(ix, cat_mod.build(texts)))
+    return LinkIndex(
+        defs=NameIndex(defs), callers=NameIndex(callers), mentions=NameIndex(mentions),
+        catalogue=tuple(sorted(cat_mod.files_read(texts))),
+        family={m.name: (m.file, m.via) for m in fam},
+        skipped=dict(facts.skipped), scanned=facts.scanned)
+
+
+class Relinker:
+    """A base tree, and the focused analyses before and after a change of its files."""
+
+    def __init__(self, tree: Tree, *, jobs: int | None = None, use_cache: bool = True,
+                 progress: bool = False):
+        self.tree, self.jobs, self.use_cache, self.progress = tree, jobs, use_cache, progress
+        self.kernel = KernelInfo(version=tree.version, source=tree.source, layout="")
+        self.files = FactsOf(tree, use_cache=use_cache)
+        self._index: LinkIndex | None = None
+        self._facts: dict[str, FileFacts] = {}
+
+    def read(self, path: str) -> str | None:
+        """The base text of PATH, None if the tree has no such file."""
+        try:
+            data = self.tree.read(path)
+        except (InputError, OSError):
+            return None
+        return data.decode("utf-8", "surrogateescape")
+
+    # --- the index --------------------------------------------------------------------
+    def _index_path(self) -> tuple[str, str] | None:
+        root = cache_mod.usable_root() if self.use_cache else None
+        fp = tree_fingerprint(self.tree) if root else None
+        if fp is None:
+            return None
+        return os.path.join(root, f"link-index-{code_version('analysis')}", f"{fp}.json"), fp
+
+    def index(self) -> LinkIndex:
+        if self._index is not None:
+            return self._index
+        where = self._index_path()
+        path, fp = where if where else (None, None)
+        data = cache_mod.read_file(path) if path else None
+        if data is not None:
+            try:        # data only; a corrupt or foreign index is rebuilt
+                self._index = _index_from_data(cache_mod.load_entry("check-index", fp, data))
+                return self._index
+            except (codec.BadEntry, RecursionError):
+                pass
+        facts = collect_facts(self.tree, jobs=self.jobs, use_cache=self.use_cache,
+                              progress=self.progress)
+        ix = build_index(facts)
+        self._facts.update(facts)
+        if path:
+            try:
+                cache_mod.write_atomic(path, cache_mod.dump_entry("check-index", fp,
+                                                                  _index_to_data(ix)))
+            except OSError:
+                pass
+        self._index = ix
+        return ix
+
+    def base_facts(self, paths: Iterable[str]) -> dict[str, FileFacts]:
+        """Facts of base files: from memory, or through the manifest and the facts cache,
+        or parsed now."""
+        out, wanted = {}, []
+        for p in paths:
+            if p in self._facts:
+                out[p] = self._facts[p]
+            else:
+                wanted.append(p)
+        if wanted:
+            got = self.files.get(wanted)
+            self._facts.update(got)
+            out.update(got)
+        return out
+
+    # --- focus and link ---------------------------------------------------------------
+    def focus(self, seeds: dict[str, object]) -> set[str]:
+        """The files to link: the seeds (path -> facts), the catalogue, the family
+        members they can reach, and the files their reason terms flow through (the
+        definitions of functions whose returns or out-parameters give a reason, the
+        callers of functions whose reason is a parameter), followed term by term."""
+        ix = self.index()
+        fam = ix.family
+        focus = set(seeds) | set(ix.catalogue)
+        focus |= {f for f, via in fam.values() if via == "tracepoint" or f.endswith(".h")}
+        work: list[tuple[str, str | None, tuple]] = []
+        called: set[str] = set()
+        for path, f in seeds.items():
+            if f is None:
+                continue
+            for func, t in terms_of(f):
+                work.append((path, func, t))
+            called.update(c.callee for c in f.calls)
+            called.update(c for _a, c, _l in f.edges)
+            # callers of the seeds' reason-returning functions: their drops can change
+            for fn in f.functions:
+                if (fn.returns_reason or fn.out_writes) and fn.name not in ix.family:
+                    focus.update(p for p in ix.callers.get(fn.name, ())[:40]
+                                 if p not in seeds)
+        # family members the seeds call, and the members those are built on
+        todo = sorted(n for n in called if n in fam)
+        done: set[str] = set()
+        while todo:
+            n = todo.pop()
+            if n in done:
+                continue
+            done.add(n)
+            file = fam[n][0]
+            focus.add(file)
+            for ff in self.base_facts([file]).values():
+                todo.extend(c.callee for c in ff.calls if c.function == n and c.callee in fam)
+                for mac in ff.macros:
+                    if mac.name == n:
+                        todo.extend(c.callee for c in mac.calls if c.callee in fam)
+        seen: set = set()
+        while work and len(focus) < MAX_FOCUS:
+            path, func, t = work.pop()
+            key = (path, func, t)
+            if key in seen or t[0] in ("const", "unknown"):
+                continue
+            seen.add(key)
+            if t[0] in ("call", "out"):
+                name = t[1]
+                for p, ff in self.base_facts(ix.defs.get(name, ())[:8]).items():
+                    focus.add(p)
+                    for fn in ff.functions:
+                        if fn.name != name:
+                            continue
+                        if t[0] == "call":
+                            work.extend((p, name, tt) for tt in fn.return_terms)
+                        else:
+                            for i, terms in fn.out_writes:
+                                if i == t[2]:
+                                    work.extend((p, name, tt) for tt in terms)
+            elif t[0] == "param" and func and func not in fam:
+                for p, ff in self.base_facts(ix.callers.get(func, ())[:40]).items():
+                    focus.add(p)
+                    for c in ff.calls:
+                        if c.callee == func and t[1] < len(c.arg_terms):
+                            work.extend((p, c.function, tt) for tt in c.arg_terms[t[1]])
+        return focus
+
+    def _link(self, facts: Mapping[str, FileFacts]) -> Analysis:
+        ix = self.index()
+        return link(Facts(facts), self.kernel, skipped=ix.skipped, scanned=ix.scanned)
+
+    def pair(self, before, after):
+        changed = sorted(set(before) | set(after))
+        def parse(texts):
+            return self.files.parse({p: t.encode("utf-8", "surrogateescape")
+                                     for p, t in texts.items()
+                                     if t is not None and p.endswith(SOURCE_SUFFIXES)})
+        fb, fa = parse(before), parse(after)
+        seeds: dict[str, object] = {}
+        base_changed = self.base_facts([p for p in changed if p not in before])
+        for p in changed:
+            seeds[p] = fa.get(p) or fb.get(p) or base_changed.get(p)
+        # terms of the other side lead to files as well
+        extra = {f"{p}\0before": fb.get(p) or base_changed.get(p) for p in changed}
+        focus = self.focus({**seeds, **{k: v for k, v in extra.items() if v is not None}})
+        focus = {p for p in focus if "\0" not in p}
+        common = self.base_facts(sorted(p for p in focus if p not in changed))
+
+        def side(over, parsed):
+            facts = dict(common)
+            for p in changed:
+                if p in over:
+                    if over[p] is not None and p in parsed:
+                        facts[p] = parsed[p]
+                elif p in base_changed:
+                    facts[p] = base_changed[p]
+            return facts
+        return self._link(side(before, fb)), self._link(side(after, fa))
+
+    def mentioned_outside(self, names: set[str], paths: set[str]) -> set[str]:
+        ix = self.index()
+        out = set()
+        for n in names:
+            for key in (n, f"SKB_DROP_REASON_{n}"):
+                if any(p not in paths for p in ix.mentions.get(key, ())):
+                    out.add(n)
+        return out
