@@ -109,7 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _main(argv)
+        code = _main(argv)
+        if argv is None:
+            # the program (not a caller in-process): the work is done and its output in
+            # place; a Ctrl-C from here to the exit changes nothing
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return code
     except KeyboardInterrupt:
         # whatever was running has cleaned up on its way out (atomic writes, staged
         # report directories, cache entries); a second Ctrl-C must not add a traceback

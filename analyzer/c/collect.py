@@ -155,9 +155,15 @@ class _Done:
         return self.value
 
 
+_IN_WORKER = False
+
+
 def _ignore_sigint():
     """Workers leave Ctrl-C to the main process, which stops them with SIGTERM: that
-    raises SystemExit in the worker, so a cache entry being written is removed."""
+    raises SystemExit in the worker, so a cache entry being written is removed, and the
+    worker exits at once (not after the work already queued for it)."""
+    global _IN_WORKER
+    _IN_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_term)
 
@@ -184,7 +190,12 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 def _work_chunk(items):
     gc.enable()           # a forked worker inherits the reader's disabled GC; parsing needs it
-    return [_work(i) for i in items]
+    try:
+        return [_work(i) for i in items]
+    except SystemExit:
+        if _IN_WORKER:    # stopped by an interrupted scan: cleaned up, now gone
+            os._exit(143)
+        raise
 
 
 def _with_overrides(files, overrides: dict[str, bytes]):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import stat
 import sys
 import tempfile
@@ -128,20 +129,26 @@ _STAGE = {"facts": "facts", "manifest": "facts", "check-index": "analysis"}
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Write beside PATH, then rename; nothing is left behind on any error or interrupt."""
+    """Write beside PATH, then rename. Ctrl-C and SIGTERM are held off for the few
+    system calls this takes (they arrive right after), so an interrupt never leaves a
+    temporary file behind, whichever instruction it lands on."""
     d = os.path.dirname(path)
     os.makedirs(d, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".part")
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".part")
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def read_file(path: str) -> bytes | None:
