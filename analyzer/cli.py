@@ -1,7 +1,8 @@
 """Thin CLI: parse arguments, call one function, map known errors to exit codes.
 
 Exit codes: 0 success; 1 findings (check, verify, diff --fail-on); 2 usage or input
-error (one line on stderr); 3 internal error.
+error (one line on stderr); 3 internal error; 130 interrupted (Ctrl-C: one line, no partial
+output or temporary file left). A closed stdout (`| head`) ends the command quietly.
 Each subcommand lives in its own module as ``command(args) -> int``.
 """
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from analyzer import __version__
@@ -114,21 +116,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        if argv is None:
+            # the program (not a caller in-process): the work is done and its output in
+            # place; a Ctrl-C from here to the exit changes nothing
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return code
+    except KeyboardInterrupt:
+        # whatever was running has cleaned up on its way out (atomic writes, staged
+        # report directories, cache entries); a second Ctrl-C must not add a traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sys.stderr.write("skbdrop: interrupted\n")
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         mod = importlib.import_module(MODULES[args.cmd])
-        return int(mod.command(args) or 0)
+        code = int(mod.command(args) or 0)
+        sys.stdout.flush()          # a closed pipe shows here, not at interpreter exit
+        return code
     except InputError as e:
         sys.stderr.write("skbdrop: " + " ".join(str(e).split()) + "\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("skbdrop: interrupted\n")
-        return 130
     except BrokenPipeError:
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
+        _stdout_to_devnull()
         return 0
     except Exception as e:  # noqa: BLE001 - last resort, no traceback for users
         if os.environ.get("SKBDROP_DEBUG"):
@@ -136,6 +150,17 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"skbdrop: internal error: {type(e).__name__}: {e} "
                          "(rerun with SKBDROP_DEBUG=1 and report it)\n")
         return 3
+
+
+def _stdout_to_devnull() -> None:
+    """The reader went away (`| head`): what is still buffered goes nowhere, quietly,
+    also when the interpreter flushes stdout on exit."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ kernel headers tree (Makefile and include/, no net/*.c) is enough for them; `sca
 refuses both in one line."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 
@@ -15,6 +16,8 @@ from analyzer.c.text import call_positions
 from analyzer.errors import InputError
 from analyzer.link.analysis import link
 from analyzer.model import Analysis, KernelInfo
+from analyzer.model.data import SCHEMA
+from analyzer.source import codec
 from analyzer.source.tree import Tree, open_tree
 
 
@@ -32,12 +35,35 @@ def load_analysis(spec: str, *, jobs: int | None = None, use_cache: bool = True,
         from analyzer.source.btf import analysis_from_btf
         return analysis_from_btf(spec[len(BTF_PREFIX):])
     if spec.endswith(".json") and os.path.isfile(spec):
-        try:
-            with open(spec, encoding="utf-8") as f:
-                return Analysis.from_json(f.read())
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-            raise InputError(f"{spec}: not a skbdrop analysis: {e}") from None
+        return read_analysis(spec)
     return scan(spec, jobs=jobs, use_cache=use_cache, progress=progress)
+
+
+def read_analysis(path: str) -> Analysis:
+    """A saved analysis; anything else (not JSON, JSON of another shape or schema, a
+    value of the wrong type anywhere) is the user's input error naming the file."""
+    try:
+        with open(path, "rb") as f:
+            d = json.loads(f.read())
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    except (ValueError, RecursionError) as e:
+        raise InputError(f"{path}: not JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise InputError(f"{path}: not a skbdrop analysis (a JSON {type(d).__name__}, "
+                         "not an object)")
+    if d.get("schema") != SCHEMA:
+        raise InputError(f"{path}: analysis schema {d.get('schema')!r}; this skbdrop reads "
+                         f"schema {SCHEMA}")
+    try:
+        a = Analysis.from_dict(d)
+        # every value against the dataclasses' type hints (a string where a line number
+        # belongs would otherwise fail deep inside a reporter)
+        codec.decoder(Analysis)(codec.encoder(Analysis)(a))
+    except (ValueError, KeyError, TypeError, AttributeError, codec.BadEntry) as e:
+        what = f"missing {e}" if isinstance(e, KeyError) else str(e)
+        raise InputError(f"{path}: not a skbdrop analysis of schema {SCHEMA}: {what}") from None
+    return a
 
 
 def scan(spec: str, *, jobs: int | None = None, use_cache: bool = True,

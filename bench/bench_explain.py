@@ -28,8 +28,8 @@ from analyzer.events.readers import Aggregate, read_events  # noqa: E402
 from analyzer.commands.explain import Index, explain_events, text_trace, trace_report  # noqa: E402
 
 DATA = os.path.join(ROOT, "tests", "data", "runtime-6.18")
-FILES = {"trace": "trace.txt", "perf": "perf-script.txt", "dropwatch": "dropwatch.txt",
-         "pwru": "pwru.txt"}
+FILES = {"trace": "trace.txt", "perf": "perf-script.converted.txt", "dropwatch": "dropwatch.converted.txt",
+         "pwru": "pwru.converted.txt"}
 
 
 class Replay(io.RawIOBase):

@@ -1,8 +1,17 @@
 """Shared fixtures: the real Debian trees, scanned once per test session.
 
-The trees come from Debian's linux-source packages (`apt-get download`), unpacked into
-the cache (~/.cache/skbdrop, or $SKBDROP_CACHE) by `make kernels`; per-file facts are
-cached there by content hash, so a second session only links.
+Two places, kept apart (README, "Tests"):
+
+* the kernel trees, an input: Debian's linux-source packages fetched and unpacked by
+  `make kernels` (a step before pytest, the only one that uses the network) into
+  $SKBDROP_KERNELS, default the user's cache's debian/ (~/.cache/skbdrop/debian);
+* the facts cache, an output: the session's own, $SKBDROP_TEST_CACHE, default
+  test-artifacts/cache in the repository (`make clean` empties it). The user's
+  ~/.cache/skbdrop facts are never read or written by a test. The cache is keyed by a
+  hash of the code, so a session never sees entries of other code; test_cache.py
+  proves that a cold and a warm scan of Debian 6.12 give the same bytes.
+
+The environment is set here, at import, before any test or fixture runs.
 """
 from __future__ import annotations
 
@@ -10,11 +19,20 @@ import os
 
 import pytest
 
-from analyzer.pipeline import scan
-from analyzer.source.tree import open_tree
+from analyzer.source.tree import cache_dir
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
+
+USER_CACHE = cache_dir()                     # before the override below
+os.environ.setdefault("SKBDROP_KERNELS", os.path.join(USER_CACHE, "debian"))
+TEST_CACHE = os.path.abspath(os.environ.get("SKBDROP_TEST_CACHE")
+                             or os.path.join(REPO, "test-artifacts", "cache"))
+os.environ["SKBDROP_CACHE"] = TEST_CACHE
+os.makedirs(TEST_CACHE, mode=0o700, exist_ok=True)
+
+from analyzer.pipeline import scan  # noqa: E402
+from analyzer.source.tree import open_tree  # noqa: E402
 
 _cache: dict = {}
 

@@ -17,6 +17,8 @@ Expectations read from the trees:
 from __future__ import annotations
 
 import json
+import os
+import re
 
 import pytest
 
@@ -68,7 +70,57 @@ def test_sites_converted(d):
         assert any(r != "NOT_SPECIFIED" for r in c.new.reasons)
     text = to_text(d)
     assert f"{len(d.sites_converted)} converted from unspecified to a reason" in text.splitlines()[3]
-    assert len(d.sites_converted) >= 2
+
+
+CONVERTED = [  # (file, 6.1 line, 6.1 callee, 6.12 line, 6.12 callee)
+    ('drivers/net/vxlan/vxlan_core.c', 1875, 'kfree_skb', 1846, 'kfree_skb_reason'),
+    ('drivers/net/vxlan/vxlan_core.c', 2882, 'kfree_skb', 2778, 'kfree_skb_reason'),
+    ('drivers/net/vxlan/vxlan_core.c', 2928, 'kfree_skb', 2843, 'kfree_skb_reason'),
+    ('drivers/net/vxlan/vxlan_core.c', 2951, 'kfree_skb', 2866, 'kfree_skb_reason'),
+    ('include/net/ipv6_frag.h', 104, 'kfree_skb', 109, 'kfree_skb_reason'),
+    ('net/core/skbuff.c', 789, 'kfree_skb_list', 1118, 'kfree_skb_list_reason'),
+    ('net/ipv4/inet_fragment.c', 280, 'kfree_skb', 322, 'kfree_skb_reason'),
+    ('net/ipv4/ip_fragment.c', 202, 'kfree_skb', 191, 'kfree_skb_reason'),
+    ('net/ipv4/ip_fragment.c', 391, 'kfree_skb', 388, 'kfree_skb_reason'),
+    ('net/ipv6/netfilter/nf_conntrack_reasm.c', 260, 'kfree_skb', 262, 'kfree_skb_reason'),
+    ('net/ipv6/raw.c', 357, 'kfree_skb', 365, 'sk_skb_reason_drop'),
+    ('net/ipv6/raw.c', 364, 'kfree_skb', 372, 'sk_skb_reason_drop'),
+    ('net/ipv6/raw.c', 385, 'kfree_skb', 393, 'sk_skb_reason_drop'),
+    ('net/ipv6/raw.c', 410, 'kfree_skb', 418, 'sk_skb_reason_drop'),
+    ('net/ipv6/reassembly.c', 229, 'kfree_skb', 247, 'kfree_skb_reason'),
+    ('net/openvswitch/actions.c', 725, 'kfree_skb', 743, 'kfree_skb_reason'),
+    ('net/openvswitch/actions.c', 850, 'kfree_skb', 871, 'ovs_kfree_skb_reason'),
+    ('net/openvswitch/actions.c', 875, 'kfree_skb', 896, 'kfree_skb_reason'),
+    ('net/openvswitch/actions.c', 878, 'kfree_skb', 899, 'kfree_skb_reason'),
+    ('net/openvswitch/actions.c', 1131, 'kfree_skb', 1170, 'ovs_kfree_skb_reason'),
+    ('net/openvswitch/actions.c', 1416, 'kfree_skb', 1459, 'ovs_kfree_skb_reason'),
+    ('net/openvswitch/actions.c', 1483, 'kfree_skb', 1578, 'ovs_kfree_skb_reason'),
+    ('net/openvswitch/actions.c', 1535, 'kfree_skb', 1630, 'ovs_kfree_skb_reason'),
+    ('net/packet/af_packet.c', 2306, 'kfree_skb', 2298, 'sk_skb_reason_drop'),
+    ('net/packet/af_packet.c', 2582, 'kfree_skb', 2573, 'sk_skb_reason_drop'),
+    ('net/packet/af_packet.c', 2591, 'kfree_skb', 2582, 'sk_skb_reason_drop'),
+    ('net/unix/af_unix.c', 646, 'kfree_skb', 735, 'kfree_skb_reason'),
+    ('net/unix/af_unix.c', 2719, 'kfree_skb', 2735, 'kfree_skb_reason'),
+    ('net/unix/af_unix.c', 2754, 'kfree_skb', 2771, 'kfree_skb_reason'),
+]
+
+
+def test_sites_converted_exactly(d, root_61, root_612):
+    """All 29, each checked in the text of both trees (not by the product's matching): the
+    6.1 line calls the old, unspecified free and the 6.12 line the reason-taking one, in a
+    function of the same name. A new conversion found, or one lost, fails here."""
+    got = sorted((c.new.file, c.old.line, c.old.callee, c.new.line, c.new.callee)
+                 for c in d.sites_converted)
+    assert got == sorted(CONVERTED)
+
+    def line(root, f, n):
+        with open(os.path.join(root, f), encoding="utf-8", errors="replace") as fh:
+            return fh.read().split("\n")[n - 1]
+    for f, old, old_callee, new, new_callee in CONVERTED:
+        assert re.search(rf"\b{old_callee}\s*\(", line(root_61, f, old)), (f, old)
+        assert re.search(rf"\b{new_callee}\s*\(", line(root_612, f, new)), (f, new)
+    for c in d.sites_converted:
+        assert c.old.function == c.new.function and c.old.reasons == ("NOT_SPECIFIED",)
 
 
 def test_cli_json(d, analysis_61, analysis_612, capsys, tmp_path):

@@ -1,4 +1,4 @@
-"""analyzer.events: the streaming readers, on the real 6.18.44 capture and on bad input."""
+"""analyzer.events: the streaming readers, on the real 6.18.44 capture (trace.txt, perf-script.real.txt), on samples converted from it (*.converted.*: the same events in other tools' formats, made by tests/tools/convert_trace.py, not captures), and on bad input."""
 from __future__ import annotations
 
 import io
@@ -53,8 +53,8 @@ def test_tracefs_capture():
     assert a.offsets[("tcp_v4_rcv", "NO_SOCKET")] == ["+0x91/0x13f0"]
 
 
-@pytest.mark.parametrize("name,fmt", [("perf-script.txt", "perf"), ("dropwatch.txt", "dropwatch"),
-                                      ("pwru.txt", "pwru"), ("pwru.json", "pwru")])
+@pytest.mark.parametrize("name,fmt", [("perf-script.converted.txt", "perf"), ("dropwatch.converted.txt", "dropwatch"),
+                                      ("pwru.converted.txt", "pwru"), ("pwru.converted.json", "pwru")])
 def test_converted_formats_same_events(name, fmt):
     a = load(name)
     assert a.detected == fmt
@@ -63,7 +63,7 @@ def test_converted_formats_same_events(name, fmt):
 
 
 def test_dropwatch_summary_has_counts_but_no_reason():
-    a = load("dropwatch-summary.txt")
+    a = load("dropwatch-summary.converted.txt")
     assert a.events == 423
     per_fn = {}
     for (fn, r), n in a.counts.items():

@@ -50,7 +50,7 @@ EXPECTED_612 = {
     ("ip_local_deliver_finish", "IP_NOPROTO"): ("net/ipv4/ip_input.c", 219),
 }
 
-FORMATS = ["trace.txt", "perf-script.txt", "dropwatch.txt", "pwru.txt", "pwru.json"]
+FORMATS = ["trace.txt", "perf-script.converted.txt", "dropwatch.converted.txt", "pwru.converted.txt", "pwru.converted.json"]
 
 
 @pytest.fixture(scope="module")
@@ -181,11 +181,11 @@ def test_cli_text_and_json(fx_json, capsys):
     rc, out, err = run_cli(["explain", fx_json, "--trace", os.path.join(DATA, "trace.txt")], capsys)
     assert rc == 0, err
     assert "423 drop events" in out and "net/unix/af_unix.c:735" in out
-    rc, out, err = run_cli(["explain", fx_json, "--trace", os.path.join(DATA, "dropwatch.txt"),
+    rc, out, err = run_cli(["explain", fx_json, "--trace", os.path.join(DATA, "dropwatch.converted.txt"),
                             "--format", "json"], capsys)
     d = json.loads(out)
     assert d["input"]["format"] == "dropwatch" and d["summary"]["events"] == 423
-    rc, out2, _ = run_cli(["explain", fx_json, "--trace", os.path.join(DATA, "dropwatch.txt"),
+    rc, out2, _ = run_cli(["explain", fx_json, "--trace", os.path.join(DATA, "dropwatch.converted.txt"),
                            "--format", "json"], capsys)
     assert out2 == out                                  # deterministic
 
@@ -221,7 +221,7 @@ def test_cli_garbage_gives_summary(fx_json, tmp_path, capsys, payload):
 
 
 def test_cli_stdin_pipe(fx_json):
-    data = open(os.path.join(DATA, "perf-script.txt"), "rb").read()
+    data = open(os.path.join(DATA, "perf-script.converted.txt"), "rb").read()
     p = subprocess.run([sys.executable, "-m", "analyzer.cli", "explain", fx_json, "--trace", "-",
                         "--format", "json"], input=data, capture_output=True, cwd=ROOT, timeout=60)
     assert p.returncode == 0, p.stderr
@@ -231,7 +231,7 @@ def test_cli_stdin_pipe(fx_json):
 
 def test_cli_html(fx_json, tmp_path, capsys):
     out = tmp_path / "site"
-    rc, _, err = run_cli(["explain", fx_json, "--trace", os.path.join(DATA, "pwru.txt"), "-o", str(out)], capsys)
+    rc, _, err = run_cli(["explain", fx_json, "--trace", os.path.join(DATA, "pwru.converted.txt"), "-o", str(out)], capsys)
     assert rc == 0, err
     html = (out / "explain.html").read_text()
     assert "net/ipv4/udp.c:2153" in html and "inlined via" in html

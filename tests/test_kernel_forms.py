@@ -62,6 +62,7 @@ def fake_apt(tmp_path, monkeypatch):
         (bindir / f).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
     monkeypatch.setenv("SKBDROP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SKBDROP_KERNELS", os.path.join(str(tmp_path / "cache"), "debian"))
     return log
 
 

@@ -94,7 +94,9 @@ def test_hostile_tarball_stays_inside(tmp_path):
     files = {s.file for s in a.sites}
     assert not any("evil" in f or "link.c" in f for f in files)
     assert not any(s.function in ("leak", "evil") for s in a.sites)
-    assert not (tmp_path.parent / "evil.c").exists()
+    # the three hostile members are not counted as files of the tree at all
+    n = sum(1 for _, _, fs in os.walk(IDIOMS) for f in fs if f.endswith((".c", ".h")))
+    assert a.files.scanned == n
 
 
 def test_symlink_in_directory_not_followed(tmp_path):
@@ -115,7 +117,7 @@ def test_symlink_in_directory_not_followed(tmp_path):
     (lambda t: _write(t / "x.tar.xz", b"\xfd7zXZ\x00garbage"), "tarball"),
     (lambda t: _truncated(t), "tarball"),
     (lambda t: _write(t / "x.txt", b"hello"), "not a kernel tree"),
-    (lambda t: "debian:9.99", "debian:9.99"),
+    (lambda t: _offline_debian(t), "cannot download linux-source-9.99"),
     (lambda t: "debian:latest", "not a Debian kernel version"),
     (lambda t: _git_repo(t) + "@no-such-rev", "unknown revision"),
     (lambda t: str(t) + "@v1", "not a git repository"),
@@ -128,6 +130,35 @@ def test_bad_input_one_line_exit_2(tmp_path, capsys, make, needle):
     assert needle in err
     assert "Traceback" not in err
     assert not (tmp_path / "out.json").exists()
+
+
+def _offline_debian(t) -> str:
+    """debian:9.99 with no network: an `apt-get` first in PATH that logs its arguments and
+    fails as apt does for an unknown package; the tool must not run `apt-get update`."""
+    bin_ = t / "bin"
+    bin_.mkdir()
+    log = t / "apt.log"
+    (bin_ / "apt-get").write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n"
+                                  "echo 'E: Unable to locate package linux-source-9.99' >&2\nexit 100\n")
+    os.chmod(bin_ / "apt-get", 0o755)
+    os.environ["PATH"] = f"{bin_}:{os.environ['PATH']}"
+    os.environ["SKBDROP_KERNELS"] = str(t / "kernels")
+    return "debian:9.99"
+
+
+@pytest.fixture(autouse=True)
+def _restore_env():
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_debian_fetch_never_updates_apt(tmp_path, capsys):
+    spec = _offline_debian(tmp_path)
+    code, out, err = run_cli(["scan", spec], capsys)
+    assert code == 2 and "Unable to locate package" in err
+    assert (tmp_path / "apt.log").read_text().split("\n")[:-1] == ["download linux-source-9.99"]
 
 
 def _write(p, data: bytes) -> str:
@@ -153,18 +184,22 @@ def _git_repo(t) -> str:
     return str(repo)
 
 
-def test_binary_and_non_utf8_files_are_skipped_not_fatal(tmp_path, capsys):
+def test_binary_skipped_non_utf8_mined(tmp_path, capsys):
+    """A binary file is skipped with one warning; a Latin-1 file is read and its drop counts."""
     tree = tmp_path / "k"
     shutil.copytree(IDIOMS, tree)
     (tree / "net" / "blob.c").write_bytes(b"\x7fELF\x00\x00skb\x00")
-    (tree / "net" / "latin.c").write_bytes(b"/* caf\xe9 */ void f(struct sk_buff *skb) { kfree_skb(skb); }\n")
+    (tree / "net" / "latin.c").write_bytes(b"/* caf\xe9 */\nint f(struct sk_buff *skb)\n{\n"
+                                           b"\tif (skb->len)\n\t\treturn 0;\n\tkfree_skb(skb);\n"
+                                           b"\treturn 1; /* d\xe9j\xe0 */\n}\n")
     code, out, err = run_cli(["scan", str(tree), "-o", str(tmp_path / "a.json"), "--no-cache"], capsys)
     assert code == 0
     a = json.loads((tmp_path / "a.json").read_text())
     skipped = {s["file"]: s["error"] for s in a["files"]["skipped"]}
-    assert "binary" in skipped["net/blob.c"]
-    assert "UTF-8" in skipped["net/latin.c"]
-    assert "net/blob.c" in err and "Traceback" not in err
+    assert list(skipped) == ["net/blob.c"] and "binary" in skipped["net/blob.c"]
+    assert [(s["function"], s["callee"]) for s in a["sites"] if s["file"] == "net/latin.c"] == \
+        [("f", "kfree_skb")]
+    assert err.count("\n") == 1 and "net/blob.c" in err and "Traceback" not in err
 
 
 def test_output_is_deterministic_and_atomic(tmp_path, capsys):

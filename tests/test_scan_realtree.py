@@ -269,19 +269,36 @@ def test_tcp_v4_rcv(analysis_612):
     # tcp_rcv_state_process()'s reasons.
     sites = _sites(analysis_612, "tcp_v4_rcv", "sk_skb_reason_drop")
     assert sites
+    # tcp_inbound_hash() also returns TCP_AUTH_HDR and TCP_AO{UNEXPECTED,KEYNOTFOUND,
+    # FAILURE} (tcp_inbound_ao_hash); tcp_rcv_state_process() returns TCP_FLAGS,
+    # TCP_ABORT_ON_DATA, TCP_CLOSE (SKB_DR_SET then return) and TCP_OLD_ACK.
+    # The exact set, not a subset: a wrong extra reason fails here. The site is not
+    # complete (`return -reason` in tcp_rcv_state_process): a new idiom that follows it
+    # may add reasons, and then this list grows with the source line that shows each.
     reasons = set().union(*(set(s.reasons) for s in sites))
-    for r in ("NOT_SPECIFIED", "PKT_TOO_SMALL", "TCP_CSUM", "NO_SOCKET", "XFRM_POLICY",
-              "TCP_MINTTL", "SOCKET_FILTER", "TCP_MD5NOTFOUND", "TCP_MD5UNEXPECTED",
-              "TCP_MD5FAILURE", "TCP_AONOTFOUND", "SOCKET_BACKLOG"):
-        assert r in reasons, r
-    assert "UDP_CSUM" not in reasons and "NOT_DROPPED_YET" not in reasons
+    assert reasons == {
+        "NOT_SPECIFIED", "PKT_TOO_SMALL", "TCP_CSUM", "NO_SOCKET", "XFRM_POLICY",
+        "TCP_MINTTL", "SOCKET_FILTER", "TCP_MD5NOTFOUND", "TCP_MD5UNEXPECTED",
+        "TCP_MD5FAILURE", "TCP_AONOTFOUND", "TCP_AOUNEXPECTED", "TCP_AOKEYNOTFOUND",
+        "TCP_AOFAILURE", "TCP_AUTH_HDR", "SOCKET_BACKLOG", "TCP_FLAGS", "TCP_ABORT_ON_DATA",
+        "TCP_CLOSE", "TCP_OLD_ACK"}
 
 
 def test_summary_is_consistent(analysis_612):
-    s = analysis_612.summary
-    assert s.drop_sites == s.with_reason + s.unspecified
-    assert s.drop_sites + s.consume_sites == len(analysis_612.sites)
-    assert s.drop_sites > 4000 and s.with_reason > 100
+    """The summary against counts taken from the sites themselves (not from summary)."""
+    s, sites = analysis_612.summary, analysis_612.sites
+    drops = [x for x in sites if x.kind == "drop"]
+    assert s.drop_sites == len(drops)
+    assert s.consume_sites == sum(1 for x in sites if x.kind == "consume")
+    assert s.drop_sites + s.consume_sites == len(sites)
+    assert s.with_reason == sum(1 for x in drops if set(x.reasons) - {"NOT_SPECIFIED"})
+    assert s.unspecified == sum(1 for x in drops if not set(x.reasons) - {"NOT_SPECIFIED"})
+    assert s.incomplete == sum(1 for x in sites if not x.complete)
+    used = {r for x in sites for r in x.reasons}
+    defined = [r for r in analysis_612.reasons
+               if r.short not in ("NOT_DROPPED_YET", "CONSUMED", "MAX")]
+    assert s.reasons_defined == len(defined)
+    assert s.reasons_never_produced == sum(1 for r in defined if r.short not in used)
     assert analysis_612.files.parsed > 3000 and analysis_612.files.skipped == ()
 
 

@@ -133,7 +133,7 @@ def test_fixture_explain_reason(idioms_json, capsys):
     validate("explain", capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("trace", ["trace.txt", "dropwatch.txt", "perf-script.txt", "pwru.json"])
+@pytest.mark.parametrize("trace", ["trace.txt", "dropwatch.converted.txt", "perf-script.converted.txt", "pwru.converted.json"])
 def test_fixture_explain_trace(trace, capsys, tmp_path):
     assert main(["explain", LAYOUT_618, "--trace", os.path.join(RUNTIME, trace),
                  "--format", "json"]) == 0
@@ -212,7 +212,7 @@ def test_real_explain_reasons(real):
 
 
 @pytest.mark.realtree
-@pytest.mark.parametrize("trace", ["trace.txt", "dropwatch.txt", "pwru.json"])
+@pytest.mark.parametrize("trace", ["trace.txt", "dropwatch.converted.txt", "pwru.converted.json"])
 def test_real_explain_trace(real, trace):
     with open(os.path.join(RUNTIME, trace), "rb") as f:
         rep = explain.run_trace(real, f, trace)

@@ -66,10 +66,11 @@ def test_618_catalogue_matches_the_running_kernel_tracepoint(analysis_618, capsy
     capsys.readouterr()
 
 
-def expected_612_vs_btf(root_612: str) -> set[tuple[str, str, str, int | None, int | None]]:
+def expected_612_vs_btf(root_612: str, run: dict | None = None
+                        ) -> set[tuple[str, str, str, int | None, int | None]]:
     """(enum, kind, name, catalogue, runtime) from gcc's 6.12 values and the raw JSON."""
     res = oracle.compiler_enums(root_612)
-    run = btf_enums()
+    run = run or btf_enums()
     out = set()
     for enum in ("skb_drop_reason", "skb_drop_reason_subsys"):
         e = res.enum(enum)
@@ -133,3 +134,33 @@ def test_618_catalogue_matches_the_live_raw_btf(analysis_618):
     """The raw blob (read through bpftool), not the saved JSON: the same zero mismatches."""
     res = verify(analysis_618, TREE_618, btf="/sys/kernel/btf/vmlinux")
     assert res.mismatches == () and res.compared == 128 + 3
+
+
+LIVE = "/sys/kernel/btf/vmlinux"
+
+
+def _live_enums() -> dict[str, dict[str, int]]:
+    """The running kernel's enums, as bpftool dumps them, read with the json module."""
+    import shutil
+    import subprocess
+    exe = shutil.which("bpftool")
+    assert exe, "bpftool missing (the Makefile installs it)"
+    doc = json.loads(subprocess.run([exe, "btf", "dump", "file", LIVE, "-j"], check=True,
+                                    capture_output=True, text=True).stdout)
+    return {t["name"]: {v["name"]: v["val"] for v in t.get("values", [])}
+            for t in doc["types"] if t["kind"] in ("ENUM", "ENUM64") and t.get("name")}
+
+
+@pytest.mark.realtree
+@pytest.mark.skipif(not os.access(LIVE, os.R_OK), reason=f"{LIVE} absent: no BTF of a running kernel")
+def test_612_against_this_machines_kernel(analysis_612, root_612):
+    """Any Linux with BTF: verify Debian 6.12's catalogue against the running kernel's raw
+    BTF (read through bpftool by skbdrop) and compare with an independent comparison of
+    gcc's 6.12 values and bpftool's JSON of the same BTF."""
+    live = _live_enums()
+    if "skb_drop_reason" not in live:
+        pytest.skip(f"the running kernel ({os.uname().release}) has no enum skb_drop_reason")
+    res = verify(analysis_612, "debian:6.12", btf=LIVE)
+    got = {(m.enum, m.kind, m.name, m.catalogue, m.runtime) for m in res.mismatches}
+    assert got == expected_612_vs_btf(root_612, live)
+    assert res.compared > 60

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -14,47 +15,55 @@ from dataclasses import replace
 
 from analyzer.c.extract import extract
 from analyzer.c.facts import FileFacts, SkipFile
-from analyzer.source.cache import FactsCache, content_key
-from analyzer.source.manifest import Manifest
 from analyzer.errors import InputError
-from analyzer.source.tree import Tree, cache_dir, worth_keeping
+from analyzer.source.cache import FactsCache, content_key, usable_root
+from analyzer.source.manifest import Manifest, stat_key
+from analyzer.source.tree import Tree, worth_keeping
 
 __all__ = ["Facts", "FactsOf", "collect_facts"]
 
 
 class Facts(dict):
-    """path -> FileFacts, plus what was skipped and how many files were looked at."""
+    """path -> FileFacts, plus what was skipped and how many files were looked at;
+    `parsed` and `cached` count the facts parsed now and those taken from the cache."""
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.skipped: dict[str, str] = {}
         self.scanned = 0
+        self.parsed = 0
+        self.cached = 0
 
 
 def _work(item: tuple[str, bytes | None, str | None, str | None]):
     """In a worker: read (if needed), judge, hash, look up or parse and cache one file.
-    Returns (path, key, facts or None, error or None); key "" means not worth parsing."""
+    Returns (path, key, facts or None, error or None, stat or None, parsed now);
+    key "" means not worth parsing. The stat is taken on the open file before reading
+    (the manifest records what was read, never a later version)."""
     path, data, full, cache_root = item
+    st = None
     try:
         if data is None:
-            with open(full, "rb") as f:
+            fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as f:
+                st = stat_key(os.fstat(f.fileno()))
                 data = f.read()
         if not worth_keeping(data):
-            return path, "", None, None
+            return path, "", None, None, st, False
         key = content_key(data)
         cache = FactsCache(cache_root)
         hit = cache.get(key)
         if hit is not None:
-            return path, key, hit, None
+            return path, key, hit, None, st, False
         facts = extract(path, data)
         cache.put(key, facts)
-        return path, key, facts, None
+        return path, key, facts, None, st, True
     except SkipFile as e:
-        return path, "", None, str(e)
+        return path, "", None, str(e), None, False
     except OSError as e:
-        return path, "", None, f"unreadable: {e.strerror or e}"
+        return path, "", None, f"unreadable: {e.strerror or e}", None, False
     except RecursionError:
-        return path, "", None, "too deeply nested for the parser"
+        return path, "", None, "too deeply nested for the parser", None, False
 
 
 def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True,
@@ -64,14 +73,16 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
     (a patched file), and adds files that are not in the tree.
 
     Files are parsed in worker processes while the main process goes on reading; a
-    directory tree keeps a manifest (size, mtime -> content key) in the cache, so a warm
+    directory tree keeps a manifest (size, mtime, inode, ctime -> content key) in the cache, so a warm
     scan stats files instead of reading them."""
-    cache = FactsCache(cache_dir() if use_cache else None)
-    manifest = Manifest.load(tree) if use_cache else None
+    root = usable_root() if use_cache else None
+    cache = FactsCache(root)
+    manifest = Manifest.load(tree, root) if root else None
     out = Facts()
     overrides = dict(overrides or {})
     jobs = jobs or os.cpu_count() or 1
-    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    # workers ignore Ctrl-C: the main process stops them (no traceback from each of them)
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint) if jobs > 1 else None
     pending: list = []
     chunk: list = []
     fulls: dict[str, str] = {}
@@ -98,6 +109,7 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
                         continue                      # irrelevant, unchanged
                     hit = cache.get(known)
                     if hit is not None:
+                        out.cached += 1
                         out[path] = hit if hit.path == path else _repath(hit, path)
                         continue
             chunk.append((path, data, full, cache.root and os.path.dirname(cache.root)))
@@ -108,15 +120,23 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
             results = fut.result()
             if bar is not None:
                 bar.update(len(results))
-            for path, key, facts, err in results:
+            for path, key, facts, err, st, parsed in results:
                 if err is not None:
                     out.skipped[path] = err
                     continue
-                full = fulls.get(path)
-                if manifest is not None and full:
-                    manifest.record(path, full, key)
+                if manifest is not None and path in fulls:
+                    manifest.record(path, st, key)
                 if facts is not None:
+                    if parsed:
+                        out.parsed += 1
+                    else:
+                        out.cached += 1
                     out[path] = facts if facts.path == path else _repath(facts, path)
+    except BaseException:
+        if pool is not None:
+            _stop(pool)
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.shutdown()
@@ -131,12 +151,13 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
 
 class FactsOf:
     """Facts of single files of a tree, on demand, from the same manifest and cache as
-    :func:`collect_facts`: a file whose size and mtime the manifest knows is not read."""
+    :func:`collect_facts`: a file whose stat the manifest knows is not read."""
 
     def __init__(self, tree: Tree, *, use_cache: bool = True):
         self.tree = tree
-        self.cache = FactsCache(cache_dir() if use_cache else None)
-        self.manifest = Manifest.load(tree) if use_cache else None
+        root = usable_root() if use_cache else None
+        self.cache = FactsCache(root)
+        self.manifest = Manifest.load(tree, root) if root else None
         self.root = getattr(tree, "root", None)
 
     def get(self, paths) -> dict[str, FileFacts]:
@@ -164,7 +185,7 @@ class FactsOf:
         out: dict[str, FileFacts] = {}
         root = self.cache.root and os.path.dirname(self.cache.root)
         for path in sorted(files):
-            path, _key, facts, _err = _work((path, files[path], None, root))
+            path, _key, facts, _err, _st, _parsed = _work((path, files[path], None, root))
             if facts is not None:
                 out[path] = facts if facts.path == path else _repath(facts, path)
         return out
@@ -178,9 +199,47 @@ class _Done:
         return self.value
 
 
+_IN_WORKER = False
+
+
+def _ignore_sigint():
+    """Workers leave Ctrl-C to the main process, which stops them with SIGTERM: that
+    raises SystemExit in the worker, so a cache entry being written is removed, and the
+    worker exits at once (not after the work already queued for it)."""
+    global _IN_WORKER
+    _IN_WORKER = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_term)
+
+
+def _exit_on_term(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Interrupted: drop the queued work and stop the workers now, not after their chunk."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            p.terminate()
+        except (OSError, ValueError):
+            pass
+    for p in procs:
+        try:
+            p.join(timeout=30)
+        except (OSError, ValueError, AssertionError):
+            pass
+
+
 def _work_chunk(items):
     gc.enable()           # a forked worker inherits the reader's disabled GC; parsing needs it
-    return [_work(i) for i in items]
+    try:
+        return [_work(i) for i in items]
+    except SystemExit:
+        if _IN_WORKER:    # stopped by an interrupted scan: cleaned up, now gone
+            os._exit(143)
+        raise
 
 
 def _with_overrides(files, overrides: dict[str, bytes]):

@@ -20,8 +20,10 @@ def extract(path: str, data: bytes) -> FileFacts:
         raise SkipFile("binary file (NUL bytes)")
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SkipFile(f"not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+    except UnicodeDecodeError:
+        # not UTF-8 (a Latin-1 comment): mined all the same. Latin-1 maps every byte to
+        # one character, losslessly; the code itself is ASCII either way
+        text = data.decode("latin-1")
     catalogue = text if any(m in data for m in CATALOGUE_MARKERS) else None
     if not any(p in data for p in PREFILTER):
         return FileFacts(path=path, catalogue_text=catalogue)

@@ -164,5 +164,5 @@ class FileFacts:
 
 
 class SkipFile(Exception):
-    """The file cannot be used (binary, not UTF-8): reported and skipped."""
+    """The file cannot be used (binary): reported and skipped."""
 

@@ -15,7 +15,6 @@ cache; the facts of single files come through the tree's manifest and the facts 
 from __future__ import annotations
 
 import os
-import pickle
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from analyzer.c.collect import Facts, FactsOf, collect_facts
 from analyzer.c.facts import FileFacts
 from analyzer.c.text import identifiers
 from analyzer.errors import InputError
-from analyzer.formats.atomic import write_bytes
 from analyzer.link import catalogue as cat_mod
 from analyzer.link.analysis import link
 from analyzer.link.family import derive_family
@@ -33,7 +31,8 @@ from analyzer.link.resolver import Index, Resolver
 from analyzer.model import Analysis, KernelInfo
 from analyzer.source.cache import code_version
 from analyzer.source.manifest import tree_fingerprint
-from analyzer.source.tree import Tree, cache_dir
+from analyzer.source import cache as cache_mod, codec
+from analyzer.source.tree import Tree
 
 SOURCE_SUFFIXES = (".c", ".h")
 MAX_FOCUS = 400          # files in the focused analysis, at most
@@ -53,6 +52,19 @@ class NameIndex:
         for ln in lines:
             self.starts.append(pos)
             pos += len(ln) + 1
+
+    @classmethod
+    def from_text(cls, text: str) -> "NameIndex":
+        """The index of TEXT (as kept in the cache): the offsets are computed again."""
+        self = cls.__new__(cls)
+        self.text, self.starts = text, array("q")
+        pos = 0
+        for ln in text.split("\n") if text else ():
+            if "\t" not in ln:
+                raise codec.BadEntry("name index line without a tab")
+            self.starts.append(pos)
+            pos += len(ln) + 1
+        return self
 
     def _key(self, i: int) -> str:
         start = self.starts[i]
@@ -84,6 +96,30 @@ class LinkIndex:
     family: dict[str, tuple[str, str]]      # family member -> (file, how it joined)
     skipped: dict[str, str]
     scanned: int
+
+
+# the cached form of a LinkIndex: name indexes as their text, the rest by type hints
+_INDEX_DATA = dict[str, str]
+_INDEX_REST = tuple[tuple[str, ...], dict[str, tuple[str, str]], dict[str, str], int]
+
+
+def _index_to_data(ix: LinkIndex) -> list:
+    return [codec.encoder(_INDEX_DATA)({"defs": ix.defs.text, "callers": ix.callers.text,
+                                        "mentions": ix.mentions.text}),
+            codec.encoder(_INDEX_REST)((ix.catalogue, ix.family, ix.skipped, ix.scanned))]
+
+
+def _index_from_data(v) -> LinkIndex:
+    if type(v) is not list or len(v) != 2:
+        raise codec.BadEntry("not a link index")
+    texts = codec.decoder(_INDEX_DATA)(v[0])
+    if set(texts) != {"defs", "callers", "mentions"}:
+        raise codec.BadEntry("not a link index")
+    catalogue, family, skipped, scanned = codec.decoder(_INDEX_REST)(v[1])
+    return LinkIndex(defs=NameIndex.from_text(texts["defs"]),
+                     callers=NameIndex.from_text(texts["callers"]),
+                     mentions=NameIndex.from_text(texts["mentions"]),
+                     catalogue=catalogue, family=family, skipped=skipped, scanned=scanned)
 
 
 def terms_of(f: FileFacts) -> Iterable[tuple]:
@@ -149,30 +185,35 @@ class Relinker:
         return data.decode("utf-8", "surrogateescape")
 
     # --- the index --------------------------------------------------------------------
-    def _index_path(self) -> str | None:
-        fp = tree_fingerprint(self.tree) if self.use_cache else None
+    def _index_path(self) -> tuple[str, str] | None:
+        root = cache_mod.usable_root() if self.use_cache else None
+        fp = tree_fingerprint(self.tree) if root else None
         if fp is None:
             return None
-        return os.path.join(cache_dir(), f"link-index-{code_version('analysis')}", f"{fp}.pkl")
+        return os.path.join(root, f"link-index-{code_version('analysis')}", f"{fp}.json"), fp
 
     def index(self) -> LinkIndex:
         if self._index is not None:
             return self._index
-        path = self._index_path()
-        if path and os.path.exists(path):
-            try:
-                with open(path, "rb") as f:
-                    self._index = pickle.load(f)
+        where = self._index_path()
+        path, fp = where if where else (None, None)
+        data = cache_mod.read_file(path) if path else None
+        if data is not None:
+            try:        # data only; a corrupt or foreign index is rebuilt
+                self._index = _index_from_data(cache_mod.load_entry("check-index", fp, data))
                 return self._index
-            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError):
+            except (codec.BadEntry, RecursionError):
                 pass
         facts = collect_facts(self.tree, jobs=self.jobs, use_cache=self.use_cache,
                               progress=self.progress)
         ix = build_index(facts)
         self._facts.update(facts)
         if path:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            write_bytes(path, pickle.dumps(ix, protocol=pickle.HIGHEST_PROTOCOL))
+            try:
+                cache_mod.write_atomic(path, cache_mod.dump_entry("check-index", fp,
+                                                                  _index_to_data(ix)))
+            except OSError:
+                pass
         self._index = ix
         return ix
 

@@ -1,28 +1,54 @@
-"""Per-file facts cached by content hash and by the code that made them, one file each.
+"""The cache: per-file facts by content hash and by the code that made them.
 
-The key of an entry is the file's content hash inside a directory named by
-:func:`code_version`: a hash of the facts stage's own code (analyzer/c/ and its queries,
-analyzer/source/tree.py's filter) and of the parser's version. No hand-bumped constant:
-change the code and every entry misses.
+Guarantees (README, "The cache"):
+
+* Keys derive from content and code only. An entry lives in a directory named by
+  :func:`code_version`, a hash of the code that produced it (the facts stage's modules and
+  tree-sitter queries; the parser's version), computed once per process. No hand-bumped
+  constant: change the code and every entry misses.
+* Entries are data, never code: JSON (plain lists, strings, numbers) decoded by
+  :mod:`analyzer.source.codec` against the dataclasses' type hints. Loading an entry can
+  only build those dataclasses. An unreadable, truncated, foreign or corrupt entry is a
+  miss: recomputed and replaced, never fatal, never trusted. Each entry also names its
+  code version and its content key, so an entry copied under another name is a miss.
+* Writes are atomic (a temporary file beside the entry, then rename), so two scans
+  sharing one cache at once see whole entries or none, and an interrupted write leaves
+  nothing behind.
+* A cache directory owned by another user, or writable by others, is not used at all
+  (one warning on stderr): anyone who can write it could choose what a scan reports.
+
+Format chosen by measurement (4,110 entries of Debian 6.12, GC off as in the scan, CPU
+time to read and decode them all): pickle 0.62 s (runs code: ruled out), JSON with this
+codec 1.01 s, msgpack with the same codec 0.80 s (a third-party C extension for 0.2 s of
+an 8 s warm scan), marshal (documented as unsafe on crafted data: ruled out). JSON: the
+standard library, inspectable, and safe.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import pickle
+import signal
+import stat
+import sys
 import tempfile
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
 from analyzer.c.facts import FileFacts
+from analyzer.source import codec
 
 _PKG = Path(__file__).resolve().parent.parent
 # the code whose output a cache holds: the facts stage, or everything up to the Analysis
+# (the check index is built by commands/check.py from the linked tree)
 _CODE = {
-    "facts": ("c/*.py", "c/queries/*.scm", "source/tree.py", "source/cache.py", "source/manifest.py"),
-    "analysis": ("c/*.py", "c/queries/*.scm", "source/*.py", "link/*.py", "model/*.py", "pipeline.py"),
+    "facts": ("c/*.py", "c/queries/*.scm", "source/tree.py", "source/cache.py",
+              "source/codec.py", "source/manifest.py"),
+    "analysis": ("c/**/*.py", "c/queries/*.scm", "source/*.py", "link/**/*.py", "model/*.py",
+                 "pipeline.py", "commands/check.py"),
 }
+MAGIC = "skbdrop-cache"
 
 
 @lru_cache(maxsize=None)
@@ -44,31 +70,128 @@ def content_key(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
+# --- the cache directory --------------------------------------------------------------
+def _cache_dir() -> str:
+    from analyzer.source.tree import cache_dir
+    return cache_dir()
+
+
+def usable_root(root: str | None = None) -> str | None:
+    """The cache directory if it is safe to use, else None (after one warning).
+
+    Safe: it is ours (owned by this user) and nobody else can write it. A directory that
+    does not exist yet is created private to this user."""
+    root = root or _cache_dir()
+    return _check_root(os.path.abspath(root))
+
+
+@lru_cache(maxsize=None)
+def _check_root(root: str) -> str | None:
+    try:
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        st = os.stat(root)
+    except OSError as e:
+        return _refuse(root, f"cannot be created or read ({e.strerror or e})")
+    if not stat.S_ISDIR(st.st_mode):
+        return _refuse(root, "is not a directory")
+    if st.st_uid != os.geteuid():
+        return _refuse(root, f"is owned by another user (uid {st.st_uid})")
+    if st.st_mode & stat.S_IWOTH:
+        return _refuse(root, "is writable by other users")
+    return root
+
+
+def _refuse(root: str, why: str) -> None:
+    sys.stderr.write(f"skbdrop: warning: cache {root} {why}; not using it\n")
+    return None
+
+
+# --- entries ----------------------------------------------------------------------------
+def dump_entry(kind: str, key: str, payload) -> bytes:
+    return json.dumps([MAGIC, kind, code_version(_STAGE[kind]), key, payload],
+                      ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def load_entry(kind: str, key: str, data: bytes):
+    """The payload of an entry written by dump_entry for (KIND, KEY) by this code, or
+    raise codec.BadEntry."""
+    try:
+        v = json.loads(data)
+    except (ValueError, RecursionError) as e:      # UnicodeDecodeError is a ValueError
+        raise codec.BadEntry(f"not JSON: {e}") from None
+    if (type(v) is not list or len(v) != 5 or v[0] != MAGIC or v[1] != kind
+            or v[2] != code_version(_STAGE[kind]) or v[3] != key):
+        raise codec.BadEntry("not an entry of this kind, key and code")
+    return v[4]
+
+
+_STAGE = {"facts": "facts", "manifest": "facts", "check-index": "analysis"}
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write beside PATH, then rename. Ctrl-C and SIGTERM are held off for the few
+    system calls this takes (they arrive right after), so an interrupt never leaves a
+    temporary file behind, whichever instruction it lands on."""
+    d = os.path.dirname(path)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def read_file(path: str) -> bytes | None:
+    """An entry's bytes; None if missing or unreadable, or not a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 class FactsCache:
+    """FileFacts by content key under ROOT/facts-<code version>/. ROOT None: no cache."""
+
     def __init__(self, root: str | None):
         self.root = os.path.join(root, f"facts-{code_version()}") if root else None
 
     def _path(self, key: str) -> str:
-        return os.path.join(self.root, key[:2], key + ".pkl")
+        return os.path.join(self.root, key[:2], key + ".json")
 
     def get(self, key: str) -> FileFacts | None:
         if self.root is None:
             return None
+        data = read_file(self._path(key))
+        if data is None:
+            return None
         try:
-            with open(self._path(key), "rb") as f:
-                return pickle.load(f)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError):
+            return codec.decoder(FileFacts)(load_entry("facts", key, data))
+        except (codec.BadEntry, RecursionError):
             return None
 
     def put(self, key: str, facts: FileFacts) -> None:
         if self.root is None:
             return
-        path = self._path(key)
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(facts, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
+            write_atomic(self._path(key), dump_entry("facts", key, codec.encoder(FileFacts)(facts)))
         except OSError:
             pass

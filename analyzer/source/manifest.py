@@ -1,64 +1,90 @@
-"""The stat manifest of a directory tree: unchanged files are not read again."""
+"""The stat manifest of a directory tree: unchanged files are not read again.
+
+A file is taken as unchanged when its size, mtime, inode and ctime all equal what was
+recorded when it was read, as git's index does (ctime changes on any write or rename, and
+cannot be set back by `touch`). The stat is taken on the open file before its content is
+read, so a file written during the scan is recorded with its old stat and read again next
+time. A file whose mtime or ctime is within RACY_NS of the scan is not recorded at all
+(git's "racily clean" entries): a write in the same clock tick would not show.
+
+The manifest is a data-only cache entry (see cache.py), keyed by the tree's real path and
+the facts code version; a corrupt or foreign manifest is an empty one.
+"""
 from __future__ import annotations
 
 import hashlib
 import os
-import pickle
+import time
 
-from analyzer.source.cache import code_version
-from analyzer.source.tree import Tree, cache_dir
+from analyzer.source import codec
+from analyzer.source.cache import dump_entry, load_entry, read_file, usable_root, code_version, \
+    write_atomic
+from analyzer.source.tree import Tree
+
+# size, mtime_ns, inode, ctime_ns, content key ("" for a file not worth parsing)
+Stat = tuple[int, int, int, int]
+Entries = dict[str, tuple[int, int, int, int, str]]
+RACY_NS = 2_000_000_000
+
+
+def stat_key(st: os.stat_result) -> Stat:
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 class Manifest:
-    """path -> (size, mtime_ns, content key or "" for a file not worth parsing), per
-    directory tree, so that unchanged files are not read again."""
+    """path -> (size, mtime_ns, inode, ctime_ns, content key or ""), per directory tree."""
 
     def __init__(self, path: str | None, entries: dict):
         self.path, self.entries, self.new = path, entries, {}
+        self.started = time.time_ns()
 
     @classmethod
-    def load(cls, tree: Tree) -> "Manifest | None":
-        root = getattr(tree, "root", None)
-        if getattr(tree, "kind", None) != "dir" or not root:
+    def load(cls, tree: Tree, root: str | None = None) -> "Manifest | None":
+        tree_root = getattr(tree, "root", None)
+        if getattr(tree, "kind", None) != "dir" or not tree_root:
             return None
-        name = hashlib.blake2b(os.path.realpath(root).encode(), digest_size=12).hexdigest()
-        path = os.path.join(cache_dir(), f"manifest-{code_version()}", name + ".pkl")
-        try:
-            with open(path, "rb") as f:
-                entries = pickle.load(f)
-        except (OSError, EOFError, pickle.UnpicklingError, ValueError):
-            entries = {}
-        return cls(path, entries)
+        root = root or usable_root()
+        if root is None:
+            return None
+        name = hashlib.blake2b(os.path.realpath(tree_root).encode(), digest_size=12).hexdigest()
+        path = os.path.join(root, f"manifest-{code_version()}", name + ".json")
+        entries = {}
+        data = read_file(path)
+        if data is not None:
+            try:
+                entries = codec.decoder(Entries)(load_entry("manifest", name, data))
+            except (codec.BadEntry, RecursionError):
+                entries = {}
+        m = cls(path, entries)
+        m.name = name
+        return m
 
     def lookup(self, rel: str, full: str) -> str | None:
         e = self.entries.get(rel)
         if e is None:
             return None
         try:
-            st = os.stat(full)
+            st = os.stat(full, follow_symlinks=False)
         except OSError:
             return None
-        if (st.st_size, st.st_mtime_ns) != e[:2]:
+        if stat_key(st) != e[:4]:
             return None
         self.new[rel] = e
-        return e[2]
+        return e[4]
 
-    def record(self, rel: str, full: str, key: str) -> None:
-        try:
-            st = os.stat(full)
-        except OSError:
+    def record(self, rel: str, st: Stat | None, key: str) -> None:
+        """Record REL as read with stat ST (taken before reading) and content KEY."""
+        if st is None:
             return
-        self.new[rel] = (st.st_size, st.st_mtime_ns, key)
+        if max(st[1], st[3]) >= self.started - RACY_NS:
+            return                       # racily clean: could change again unseen
+        self.new[rel] = (*st, key)
 
     def save(self) -> None:
         if self.new == self.entries:
             return
         try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            tmp = self.path + f".{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
-                pickle.dump(self.new, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
+            write_atomic(self.path, dump_entry("manifest", self.name, self.new))
         except OSError:
             pass
 

@@ -128,6 +128,17 @@ def _strip_prefix(p: str | None) -> str | None:
     return p
 
 
+def _inside(p: str | None, name: str) -> str | None:
+    """A patch names files of the tree: an absolute path or one with `..` is refused (the
+    patch is bad input), so nothing outside the base is ever read."""
+    if p is None:
+        return None
+    parts = p.replace("\\", "/").split("/")
+    if p.startswith("/") or ".." in parts or "\0" in p:
+        raise PatchError(f"{name}: {p}: path outside the tree")
+    return p
+
+
 def parse_patch(text: str, name: str, *, subject: str = "", uri: str | None = None,
                 line_offset: int = 0, allow_empty: bool = False) -> Patch:
     """Parse one patch (mail headers, commit message and diffstat are skipped)."""
@@ -137,8 +148,8 @@ def parse_patch(text: str, name: str, *, subject: str = "", uri: str | None = No
         raise PatchError(f"{name}: not a unified diff: {e}") from None
     files = []
     for pf in ps:
-        old = None if pf.is_added_file else _strip_prefix(pf.source_file)
-        new = None if pf.is_removed_file else _strip_prefix(pf.target_file)
+        old = None if pf.is_added_file else _inside(_strip_prefix(pf.source_file), name)
+        new = None if pf.is_removed_file else _inside(_strip_prefix(pf.target_file), name)
         hunks = []
         for i, h in enumerate(pf, 1):
             lines: list[DiffLine] = []

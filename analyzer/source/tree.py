@@ -38,6 +38,13 @@ def cache_dir() -> str:
     return base
 
 
+def kernels_dir() -> str:
+    """Where `debian:X` trees are downloaded and unpacked: $SKBDROP_KERNELS, or the
+    cache's debian/. Separate from the facts cache so that a test session can use its
+    own cache with trees fetched once (`make kernels`)."""
+    return os.environ.get("SKBDROP_KERNELS") or os.path.join(cache_dir(), "debian")
+
+
 @dataclass
 class Tree:
     """A kernel tree: iterate its .c/.h files once, or read one by path."""
@@ -245,20 +252,23 @@ class GitTree(Tree):
 
 # --------------------------------------------------------------------------------------
 # debian:6.12 (the newest linux-source-6.12 apt offers) and debian:6.12.113-1~deb12u1 (an
-# exact package version). Cache layout under <cache>/debian/:
+# exact package version). Layout under the kernels directory (kernels_dir()):
 #   linux-source-X_<ver>_all.deb, x-X/, tree-X/linux-source-X/            debian:X
 #   exact/linux-source-X_<ver>/{*.deb, x/, tree/linux-source-X/}         debian:<ver>
 SERIES = re.compile(r"(\d+)\.(\d+)")
 PKG_VERSION = re.compile(r"(\d+)\.(\d+)\.\d+(?:-[0-9A-Za-z.+~]+)?")
 
 
-def debian_tree(version: str, fetch: bool = True) -> DirTree:
+def debian_tree(version: str, fetch: bool = True, apt_update: bool = False) -> DirTree:
+    """Debian's linux-source-VERSION from the kernels directory, downloaded first if
+    needed; APT_UPDATE (the explicit fetch step, `make kernels`) refreshes the package
+    lists once when the download fails; the tool never does that unasked."""
     if PKG_VERSION.fullmatch(version):
-        return debian_exact_tree(version, fetch=fetch)
+        return debian_exact_tree(version, fetch=fetch, apt_update=apt_update)
     if not SERIES.fullmatch(version):
         raise InputError(f"debian:{version}: not a Debian kernel version (use e.g. debian:6.12 "
                          "or an exact package version such as debian:6.12.113-1~deb12u1)")
-    base = os.path.join(cache_dir(), "debian")
+    base = kernels_dir()
     os.makedirs(base, exist_ok=True)
     tree_dir = os.path.join(base, f"tree-{version}", f"linux-source-{version}")
     done = os.path.join(base, f"tree-{version}", ".complete")
@@ -269,28 +279,29 @@ def debian_tree(version: str, fetch: bool = True) -> DirTree:
         raise InputError(f"debian:{version}: not in the cache ({base})")
     debs = glob.glob(os.path.join(base, f"linux-source-{version}_*.deb"))
     if not debs:
+        # never `apt-get update` unasked: it changes the machine's package lists
         r = _apt_download(f"linux-source-{version}", base)
-        if r.returncode != 0 and os.geteuid() == 0:
-            # a fresh machine may have no package lists yet
+        if r.returncode != 0 and apt_update and os.geteuid() == 0:
             subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
             r = _apt_download(f"linux-source-{version}", base)
         debs = glob.glob(os.path.join(base, f"linux-source-{version}_*.deb"))
         if r.returncode != 0 or not debs:
             msg = (r.stderr.strip().splitlines() or ["apt-get download failed"])[-1]
-            raise InputError(f"debian:{version}: cannot download linux-source-{version}: {msg}")
+            raise InputError(f"debian:{version}: cannot download linux-source-{version}: {msg}"
+                             " (no package lists yet? run apt-get update)")
     deb = sorted(debs)[-1]
     _unpack(deb, version, os.path.join(base, f"x-{version}"),
             os.path.join(base, f"tree-{version}"), f"debian:{version}")
     return DirTree(tree_dir, source=f"debian:{version} ({_deb_version(base, version)})")
 
 
-def debian_exact_tree(pkgver: str, fetch: bool = True) -> DirTree:
+def debian_exact_tree(pkgver: str, fetch: bool = True, apt_update: bool = False) -> DirTree:
     """debian:6.12.113-1~deb12u1: that version of linux-source-6.12; debian:6.12.113 takes
     the newest Debian revision of 6.12.113 that apt offers."""
     m = PKG_VERSION.fullmatch(pkgver)
     series = f"{m.group(1)}.{m.group(2)}"
     pkg = f"linux-source-{series}"
-    base = os.path.join(cache_dir(), "debian")
+    base = kernels_dir()
     if "-" not in pkgver:
         pkgver = _pick_revision(pkg, pkgver)
     fname = f"{pkg}_{pkgver.replace(':', '%3a')}_all.deb"

@@ -6,13 +6,13 @@
 reads ``trace.txt`` and ``kallsyms.txt`` in that directory and writes, event for
 event (same order, same function+offset, same reason, same CPU/pid/time):
 
-``perf-script.txt``
+``perf-script.converted.txt``
     ``perf script`` of ``perf record -e skb:kfree_skb`` (perf's header
     ``%16s %5d [%03d] %12s: skb:kfree_skb: `` then libtraceevent's rendering of
     the print fmt: raw pointers as ``0x…``/``(nil)`` and ``%pS`` *without* the
     ``/0xSIZE`` part - compare the real ``perf-script.real.txt`` captured
     beside it).
-``dropwatch.txt``
+``dropwatch.converted.txt``
     dropwatch in packet alert mode (``set alertmode packet``): one block per
     drop, ``drop at: SYMBOL+0xOFF/0xLEN (0xPC)`` (the kernel's ``%pS`` of the
     PC in NET_DM_ATTR_SYMBOL, then the PC), ``origin: software``, ``timestamp:``,
@@ -22,17 +22,17 @@ event (same order, same function+offset, same reason, same CPU/pid/time):
     give (input port, lengths) are left out, as dropwatch does for absent
     attributes. PCs are the kallsyms address of the symbol plus the offset, from
     the same boot as the capture.
-``dropwatch-summary.txt``
+``dropwatch-summary.converted.txt``
     dropwatch in its default summary mode: ``N drops at SYMBOL+off (0xPC)
     [software]`` per run of identical locations (no reason in this mode).
-``pwru.txt``
+``pwru.converted.txt``
     ``pwru --output-caller`` text: ``SKB CPU PROCESS FUNC CALLER`` where FUNC is
     the probed drop function with the reason's enumerator name,
     ``sk_skb_reason_drop(SKB_DROP_REASON_NO_SOCKET)`` (6.18 inlines
     ``kfree_skb_reason`` into ``sk_skb_reason_drop``), CALLER the function
     holding the return address. Only the drop lines are kept (real pwru output
     also lists every other function the skb went through).
-``pwru.json``
+``pwru.converted.json``
     the same events as ``pwru --output-json --output-caller`` lines.
 
 Only the drop events are converted; the ``tracing_mark_write`` scenario markers
@@ -123,13 +123,13 @@ def main(argv=None) -> int:
         with open(os.path.join(d, name), "w") as f:
             f.write(text)
 
-    write("perf-script.txt", "\n".join(perf) + "\n")
-    write("dropwatch.txt", "Kernel monitoring activated.\nIssue Ctrl-C to stop monitoring\n" + "\n".join(dw)
+    write("perf-script.converted.txt", "\n".join(perf) + "\n")
+    write("dropwatch.converted.txt", "Kernel monitoring activated.\nIssue Ctrl-C to stop monitoring\n" + "\n".join(dw)
           + "Got a stop message\n")
-    write("dropwatch-summary.txt", "Kernel monitoring activated.\nIssue Ctrl-C to stop monitoring\n" + "".join(
+    write("dropwatch-summary.converted.txt", "Kernel monitoring activated.\nIssue Ctrl-C to stop monitoring\n" + "".join(
         f"{n} drops at {sym}+{off} (0x{pc:x}) [software]\n" for (sym, off), n, pc in dws) + "Got a stop message\n")
-    write("pwru.txt", f"{'SKB':<18} {'CPU':<3} {'PROCESS':<16} FUNC CALLER\n" + "\n".join(pwru) + "\n")
-    write("pwru.json", "\n".join(pwj) + "\n")
+    write("pwru.converted.txt", f"{'SKB':<18} {'CPU':<3} {'PROCESS':<16} FUNC CALLER\n" + "\n".join(pwru) + "\n")
+    write("pwru.converted.json", "\n".join(pwj) + "\n")
     print(f"converted {len(events)} events")
     return 0
 
