@@ -82,6 +82,7 @@ CONVERTED = [  # (file, 6.1 line, 6.1 callee, 6.12 line, 6.12 callee)
     ('net/ipv4/inet_fragment.c', 280, 'kfree_skb', 322, 'kfree_skb_reason'),
     ('net/ipv4/ip_fragment.c', 202, 'kfree_skb', 191, 'kfree_skb_reason'),
     ('net/ipv4/ip_fragment.c', 391, 'kfree_skb', 388, 'kfree_skb_reason'),
+    ('net/ipv6/ndisc.c', 1802, 'kfree_skb', 1815, 'kfree_skb_reason'),  # pndisc_redo, a callback
     ('net/ipv6/netfilter/nf_conntrack_reasm.c', 260, 'kfree_skb', 262, 'kfree_skb_reason'),
     ('net/ipv6/raw.c', 357, 'kfree_skb', 365, 'sk_skb_reason_drop'),
     ('net/ipv6/raw.c', 364, 'kfree_skb', 372, 'sk_skb_reason_drop'),
@@ -106,7 +107,7 @@ CONVERTED = [  # (file, 6.1 line, 6.1 callee, 6.12 line, 6.12 callee)
 
 
 def test_sites_converted_exactly(d, root_61, root_612):
-    """All 29, each checked in the text of both trees (not by the product's matching): the
+    """All 30, each checked in the text of both trees (not by the product's matching): the
     6.1 line calls the old, unspecified free and the 6.12 line the reason-taking one, in a
     function of the same name. A new conversion found, or one lost, fails here."""
     got = sorted((c.new.file, c.old.line, c.old.callee, c.new.line, c.new.callee)

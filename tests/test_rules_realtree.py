@@ -22,17 +22,37 @@ def _expected(sites) -> dict[str, int]:
     return class_counts(sites)
 
 
+def _with_unknowns(a):
+    """The analysis with every 97th drop site of net/, drivers/ and include/ (where check
+    judges) made incomplete. Since the indirect idioms
+    are followed, Debian 6.12 has no incomplete drop left; the classes must still be told
+    apart the same way everywhere, so some sites with a reason and some unspecified ones
+    are marked as not fully known (a cause says so) to give every class members."""
+    drops = [i for i, s in enumerate(a.sites)
+             if s.kind == "drop" and s.file.startswith(("net/", "drivers/", "include/"))]
+    mark = set(drops[::97])
+    sites = tuple(replace(s, complete=False, cause="marked by the test") if i in mark else s
+                  for i, s in enumerate(a.sites))
+    return replace(a, sites=sites)
+
+
 def test_summary_and_report_count_the_classes(analysis_612):
     a = analysis_612
     c = _expected(a.sites)
-    # the rule's classes partition the drops, and the single definition matters on 6.12:
-    # incomplete sites whose set holds no specific reason are unspecified
-    assert any(is_unspecified(s) and not s.complete for s in a.sites)
     sm = a.summary
     assert (sm.drop_sites, sm.with_reason, sm.unspecified, sm.consume_sites, sm.incomplete) == (
         c["reasoned"] + c["incomplete"] + c["unspecified"], c["reasoned"] + c["incomplete"],
         c["unspecified"], c["consume"], c["incomplete"])
     root = KernelView(a).root.counts
+    assert (root.reasoned, root.incomplete, root.unspecified, root.consume, root.drop) == (
+        c["reasoned"], c["incomplete"], c["unspecified"], c["consume"], sm.drop_sites)
+    # the single definition matters where sets are not fully known: incomplete sites whose
+    # set holds no specific reason are unspecified
+    u = _with_unknowns(a)
+    assert any(is_unspecified(s) and not s.complete for s in u.sites)
+    c = _expected(u.sites)
+    assert c["incomplete"] > 0
+    root = KernelView(u).root.counts
     assert (root.reasoned, root.incomplete, root.unspecified, root.consume, root.drop) == (
         c["reasoned"], c["incomplete"], c["unspecified"], c["consume"], sm.drop_sites)
 
@@ -66,7 +86,7 @@ def test_diff_converts_exactly_the_sites_with_a_reason(analysis_612):
 
 
 def test_check_flags_exactly_the_unspecified_sites(analysis_612):
-    a = analysis_612
+    a = _with_unknowns(analysis_612)
     # every file holding an incomplete site, and net/ipv4/ (check suggests reasons from
     # the same function, quadratic in the sites: a part of the tree is enough)
     files = {s.file for s in a.sites if not s.complete} | {

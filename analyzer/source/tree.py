@@ -241,7 +241,15 @@ class GitTree(Tree):
                 proc.stdout.read(1)
                 yield p, data, None
         finally:
-            proc.stdin.close()
+            # git waits for EOF on its stdin, but worker processes forked while this
+            # generator runs hold a copy of the pipe's write end: closing ours is not
+            # enough, and waiting would hang. Every answer has been read: end it.
+            for f in (proc.stdin, proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+            proc.kill()
             proc.wait()
 
     def read(self, path: str) -> bytes:
