@@ -9,7 +9,8 @@ from analyzer.c import parse
 from analyzer.c.facts import (CATALOGUE_MARKERS, ENUMERATOR_LIKE, KEEP_CALL, PREFILTER, REASON_TYPE,
                               CallFact, FieldStore, FileFacts, FunctionFact, OpsFact, SkipFile, Term)
 from analyzer.c.fields import field_key, tracked_member
-from analyzer.c.flow import FunctionFlow, stateless
+from analyzer.c.flow import FunctionFlow
+from analyzer.c.terms import stateless
 from analyzer.c.parse import Node
 from analyzer.c.syntax import arg_list, declarator_name, keep_call, node_text, norm, params_of
 from analyzer.c.text import call_args, function_regions, macro_facts, statement_macros
