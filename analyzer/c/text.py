@@ -132,10 +132,9 @@ _MACRO_KEEP = re.compile(r"skb|drop|reason|consume")
 _PASTE_KEEP = re.compile(r"SKB_|DROP|reason")
 
 
-def macro_facts(text: str) -> list[MacroFact]:
-    out = []
-    if "define" not in text:
-        return out
+def function_macros(text: str):
+    """(line, name, params, body) of every function-like `#define`, continuation lines
+    joined, the body as written (comments kept), in file order."""
     lines = text.split("\n")
     i = 0
     while i < len(lines):
@@ -148,19 +147,24 @@ def macro_facts(text: str) -> list[MacroFact]:
                 while body.endswith("\\") and i + 1 < len(lines):
                     i += 1
                     body = body[:-1] + " " + lines[i]
-                # calls of the family, accessors, and token pasting of reason names
-                # (`#define FQDR(reason) SKB_DROP_REASON_FQ_##reason`)
-                if m.group(2) is not None and (("(" in body and _MACRO_KEEP.search(body)) or
-                                               ("##" in body and _PASTE_KEEP.search(body))):
+                if m.group(2) is not None:
                     params = tuple(p.strip() for p in m.group(2)[1:-1].split(",") if p.strip())
-                    body = COMMENT.sub(" ", body).strip()
-                    out.append(MacroFact(name=m.group(1), params=params, body=body,
-                                         line=start + 1, calls=macro_calls(body),
-                                         sole_call=sole_call(body)))
+                    yield start + 1, m.group(1), params, body
         i += 1
+
+
+def macro_facts(text: str) -> list[MacroFact]:
+    out = []
+    if "define" not in text:
+        return out
+    for line, name, params, body in function_macros(text):
+        # calls of the family, accessors, and token pasting of reason names
+        # (`#define FQDR(reason) SKB_DROP_REASON_FQ_##reason`)
+        if ("(" in body and _MACRO_KEEP.search(body)) or ("##" in body and _PASTE_KEEP.search(body)):
+            body = COMMENT.sub(" ", body).strip()
+            out.append(MacroFact(name=name, params=params, body=body, line=line,
+                                 calls=macro_calls(body), sole_call=sole_call(body)))
     return out
-
-
 
 
 _BODY_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
@@ -249,6 +253,15 @@ def statement_macros(text: str) -> dict[str, list[tuple[int, tuple[str, ...], st
     out: dict[str, list] = {}
     if "#" not in text or "define" not in text:
         return out
+    for line, name, params, body in function_macros(text):
+        body = COMMENT.sub(" ", body).strip()
+        if _STATEMENT_BODY.match(body) and "#" not in body:
+            # it assigns a variable of its user (not a parameter, not a field) or
+            # jumps to a label of its user
+            if "..." not in params and ("goto" in body or any(
+                    n not in params for n in _ASSIGNED_LOCAL.findall(body))):
+                out.setdefault(name, []).append((line, params, body))
+    return out
     lines = text.split("\n")
     i = 0
     while i < len(lines):
