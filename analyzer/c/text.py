@@ -262,25 +262,3 @@ def statement_macros(text: str) -> dict[str, list[tuple[int, tuple[str, ...], st
                     n not in params for n in _ASSIGNED_LOCAL.findall(body))):
                 out.setdefault(name, []).append((line, params, body))
     return out
-    lines = text.split("\n")
-    i = 0
-    while i < len(lines):
-        ln = lines[i]
-        if "define" in ln:
-            m = _DEFINE.match(ln)
-            if m and m.group(2) is not None:
-                start = i
-                body = m.group(3)
-                while body.endswith("\\") and i + 1 < len(lines):
-                    i += 1
-                    body = body[:-1] + " " + lines[i]
-                body = COMMENT.sub(" ", body).strip()
-                if _STATEMENT_BODY.match(body) and "#" not in body:
-                    params = tuple(p.strip() for p in m.group(2)[1:-1].split(",") if p.strip())
-                    # it assigns a variable of its user (not a parameter, not a field) or
-                    # jumps to a label of its user
-                    if "..." not in params and ("goto" in body or any(
-                            n not in params for n in _ASSIGNED_LOCAL.findall(body))):
-                        out.setdefault(m.group(1), []).append((start + 1, params, body))
-        i += 1
-    return out
