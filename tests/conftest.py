@@ -71,3 +71,16 @@ def root_61(tree_61):
 @pytest.fixture(scope="session")
 def root_612(tree_612):
     return tree_612.root
+
+
+@pytest.fixture(scope="module")
+def engines():
+    """`check`'s engine for a base KERNEL spec, one per spec in a test module."""
+    from analyzer.commands import check
+    cache = {}
+
+    def get(spec):
+        if spec not in cache:
+            cache[spec] = check.ScanEngine(spec)
+        return cache[spec]
+    return get

@@ -31,17 +31,6 @@ PATCHES = sorted(glob.glob(os.path.join(DATA, "*.patch")))
 
 
 @pytest.fixture(scope="module")
-def engines():
-    cache = {}
-
-    def get(spec):
-        if spec not in cache:
-            cache[spec] = check.ScanEngine(spec)
-        return cache[spec]
-    return get
-
-
-@pytest.fixture(scope="module")
 def engine612(engines):
     return engines("debian:6.12")
 

@@ -219,17 +219,6 @@ def test_real_explain_trace(real, trace):
     validate("explain", json.dumps(rep))
 
 
-@pytest.fixture(scope="module")
-def engines():
-    cache = {}
-
-    def get(spec):
-        if spec not in cache:
-            cache[spec] = check.ScanEngine(spec)
-        return cache[spec]
-    return get
-
-
 def _base_of(path: str) -> str:
     with open(path, encoding="utf-8") as f:
         m = re.search(r"^Base: (\S+)$", f.read(), re.M)
