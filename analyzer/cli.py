@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("kernel", metavar="KERNEL",
                    help="directory, .tar.xz/.tar.gz, REPO@REV, or debian:6.1|debian:6.12")
     s.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
+    s.add_argument("--timings", action="store_true",
+                   help="print the wall time of each stage on stderr")
     common_scan(s)
 
     s = sub.add_parser("report", help="HTML coverage report per kernel version")

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from analyzer.c.collect import collect_facts
 from analyzer.c.text import call_positions
+from analyzer import timing
 from analyzer.errors import InputError
 from analyzer.link.analysis import link
 from analyzer.model import Analysis, KernelInfo
@@ -76,10 +77,13 @@ def scan(spec: str, *, jobs: int | None = None, use_cache: bool = True,
     if require_sources and not getattr(tree, "has_sources", lambda: True)():
         raise InputError(f"{spec}: a kernel headers tree (Linux {tree.version}, no net/*.c): "
                          "no sources to scan; header, export --table reasons and verify work on it")
-    facts = collect_facts(tree, jobs=jobs, use_cache=use_cache, progress=progress)
-    a = link(facts, KernelInfo(version=tree.version, source=tree.source, layout=""),
-             skipped=facts.skipped, scanned=max(facts.scanned, getattr(tree, "count", 0)))
-    return _with_source_lines(a, tree)
+    with timing.stage("facts"):
+        facts = collect_facts(tree, jobs=jobs, use_cache=use_cache, progress=progress)
+    with timing.stage("link"):
+        a = link(facts, KernelInfo(version=tree.version, source=tree.source, layout=""),
+                 skipped=facts.skipped, scanned=max(facts.scanned, getattr(tree, "count", 0)))
+    with timing.stage("source lines"):
+        return _with_source_lines(a, tree)
 
 
 def _with_source_lines(a: Analysis, tree: Tree) -> Analysis:

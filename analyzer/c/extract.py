@@ -49,7 +49,8 @@ class _Extractor:
         functions: list[FunctionFact] = []
         flow_calls: dict[tuple[int, int], tuple[tuple[Term, ...], ...]] = {}
         fn_nodes: dict[int, tuple[str, Node]] = {}
-        for m in parse.matches("functions", root):
+        found = parse.matches_of(_QUERIES, root)
+        for m in found["functions"]:
             node, name = m["function"][0], node_text(m["name"][0])
             fn_nodes[node.start_point[0]] = (name, node)
         # function definitions by byte span: the innermost one holding a node (walking
@@ -75,7 +76,7 @@ class _Extractor:
 
         calls: list[CallFact] = []
         edges: list[tuple[str, str, int]] = []
-        for m in parse.matches("calls", root):
+        for m in found["calls"]:
             call, callee, args = m["call"][0], node_text(m["callee"][0]), m["args"][0]
             line = call.start_point[0] + 1
             func = self._enclosing(line, call)
@@ -97,7 +98,7 @@ class _Extractor:
                 flow=flow))
 
         calls += self._text_calls({(c.line, c.column) for c in calls})
-        for m in parse.matches("field_calls", root):
+        for m in found["field_calls"]:
             call = m["call"][0]
             line = call.start_point[0] + 1
             func = self._enclosing(line, call)
@@ -105,7 +106,7 @@ class _Extractor:
                 edges.append((func, "." + node_text(m["field"][0]), line))
         ops = tuple(OpsFact(field=node_text(m["field"][0]), value=node_text(m["value"][0]),
                             line=m["pair"][0].start_point[0] + 1)
-                    for m in parse.matches("ops", root))
+                    for m in found["ops"])
         field_stores, fn_stores = self._field_stores(root)
         return FileFacts(
             path=self.path, functions=tuple(functions), calls=tuple(calls),
@@ -215,11 +216,28 @@ class _Extractor:
         `__printf(2, 3)`), found in the text with comments and strings blanked."""
         if not _TEXT_CALL.search(self.text):
             return []
-        text = _BLANK.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), self.text)
-        lines = text.split("\n")
-        starts = [0]
-        for ln in lines[:-1]:
-            starts.append(starts[-1] + len(ln) + 1)
+        text = _BLANK.sub(_spaces, self.text)
+        # candidates first; a file's line table and macro lines only when one is left
+        # (nearly every candidate is a call the parser formed: in SEEN)
+        left = []
+        line, last = 1, 0
+        for m in _TEXT_CALL.finditer(text):
+            name = m.group(1)
+            if not KEEP_CALL.search(name) or name in _NOT_CALLS:
+                continue
+            pos = m.start()
+            line += text.count("\n", last, pos)
+            last = pos
+            line_start = text.rfind("\n", 0, pos) + 1
+            col = pos - line_start + 1
+            if (line, col) in seen:
+                continue
+            before = text[line_start:pos]
+            if col == 1 or before.lstrip().startswith("#") or _DECL_BEFORE.search(before):
+                continue
+            left.append((m, name, line, col))
+        if not left:
+            return []
         macro_lines = set()
         cont = False
         for i, ln in enumerate(self.lines, 1):
@@ -227,17 +245,7 @@ class _Extractor:
                 macro_lines.add(i)
             cont = ln.rstrip().endswith("\\") and (cont or ln.lstrip().startswith("#"))
         out = []
-        for m in _TEXT_CALL.finditer(text):
-            name = m.group(1)
-            if not KEEP_CALL.search(name) or name in _NOT_CALLS:
-                continue
-            line = bisect.bisect_right(starts, m.start())
-            col = m.start() - starts[line - 1] + 1
-            if (line, col) in seen:
-                continue
-            before = lines[line - 1][:col - 1]
-            if col == 1 or before.lstrip().startswith("#") or _DECL_BEFORE.search(before):
-                continue
+        for m, name, line, col in left:
             if line in macro_lines:
                 continue
             args = tuple(norm(a) for a in call_args(text, m.end()))
@@ -282,6 +290,8 @@ class _Extractor:
         return got
 
 
+# the queries every parsed file needs, run in one walk (parse.matches_of)
+_QUERIES = ("functions", "calls", "field_calls", "ops")
 _TRACKED_STORE = re.compile(rb"(?:->|\.)\s*\w*reason\w*\s*(?:=[^=]|[|&+\-^]=)")
 # macros whose arguments name a function rather than use its address: EXPORT_SYMBOL(f)
 _NAMED_BY_MACRO = re.compile(r"\b(?:EXPORT_\w*|TRACE_\w*|DEFINE_EVENT\w*|DECLARE_\w*|NOKPROBE_SYMBOL|"
@@ -291,6 +301,14 @@ _STORED = re.compile(r"=\s*&?\s*([a-z][a-z0-9]*_\w*[a-z0-9])\s*[,;]")
 _REASONISH_TOKEN = re.compile(r"\b(?:SKB_DROP_REASON_\w+|SKB_CONSUMED|[A-Z][A-Z0-9]*_[A-Z0-9_]*DROP[A-Z0-9_]*)\b")
 _SKB_DR_SHORT = re.compile(r"\bSKB_DR_(?:SET|OR|INIT)\s*\(\s*\w+\s*,\s*([A-Z][A-Z0-9_]*)\s*\)")
 _PASTING_MACRO = re.compile(r"#\s*define\s+(\w+)\s*\(\s*(?:\w+)\s*\)\s*(SKB_DROP_REASON_\w*?)\s*##")
+def _spaces(m: re.Match) -> str:
+    """A comment or string as spaces, its newlines kept (positions do not move)."""
+    g = m.group(0)
+    if "\n" not in g:
+        return " " * len(g)
+    return "\n".join(" " * len(part) for part in g.split("\n"))
+
+
 _BLANK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
 _TEXT_CALL = re.compile(r"\b(\w*(?:skb|drop|reason|consume|kfree|SKB_DR)\w*)\s*\(")
 _NOT_CALLS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "defined"})

@@ -6,6 +6,7 @@ import gc
 import re
 from collections.abc import Mapping
 
+from analyzer import timing
 from analyzer.c.facts import FileFacts
 from analyzer.link import catalogue as cat_mod
 from analyzer.link.callgraph import build_callgraph
@@ -30,12 +31,15 @@ def link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
 
 def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
           skipped: Mapping[str, str] | None = None, scanned: int | None = None) -> Analysis:
-    texts = {p: f.catalogue_text for p, f in facts.items() if f.catalogue_text}
-    catalogue = cat_mod.build(texts)
-    catalogue = _fix_lines(catalogue, texts)
-    index = Index(facts)
-    resolver = Resolver(index, catalogue)
-    family = derive_family(facts, index, resolver)
+    with timing.stage("catalogue"):
+        texts = {p: f.catalogue_text for p, f in facts.items() if f.catalogue_text}
+        catalogue = cat_mod.build(texts)
+        catalogue = _fix_lines(catalogue, texts)
+    with timing.stage("index"):
+        index = Index(facts)
+        resolver = Resolver(index, catalogue)
+    with timing.stage("family"):
+        family = derive_family(facts, index, resolver)
     fam = {m.name: m for m in family}
     consumed = "CONSUMED" if "SKB_CONSUMED" in resolver.by_name else None
     # calls inside a member are the family's wiring, not sites -- except in a wrapper
@@ -44,6 +48,14 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
     taken = {n for f in facts.values() for n in f.address_taken if n in fam}
     wiring = {n for n, m in fam.items() if not (n in taken and m.via == "wrapper")}
 
+    with timing.stage("sites"):
+        sites = _sites(facts, fam, wiring, resolver, consumed)
+    with timing.stage("callgraph"):
+        graph = build_callgraph(facts, index, {(s.file, s.function) for s in sites})
+    return _analysis(facts, kernel, catalogue, family, sites, graph, skipped, scanned)
+
+
+def _sites(facts, fam, wiring, resolver, consumed) -> list[Site]:
     sites: list[Site] = []
     for path in sorted(facts):
         f = facts[path]
@@ -71,8 +83,10 @@ def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
             for s in macro_sites(path, mac, fam, resolver, consumed):
                 sites.append(s)
     sites.sort(key=lambda s: (s.file, s.line, s.column, s.callee))
+    return sites
 
-    graph = build_callgraph(facts, index, {(s.file, s.function) for s in sites})
+
+def _analysis(facts, kernel, catalogue, family, sites, graph, skipped, scanned) -> Analysis:
     drops = [s for s in sites if s.kind == "drop"]
     unspec = [s for s in drops if rules.is_unspecified(s)]
     produced = {r for s in sites for r in s.reasons}

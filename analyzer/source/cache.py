@@ -26,7 +26,6 @@ standard library, inspectable, and safe.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import stat
@@ -35,6 +34,8 @@ import tempfile
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+
+import msgspec
 
 from analyzer.c.facts import FileFacts
 from analyzer.source import codec
@@ -108,16 +109,17 @@ def _refuse(root: str, why: str) -> None:
 
 # --- entries ----------------------------------------------------------------------------
 def dump_entry(kind: str, key: str, payload) -> bytes:
-    return json.dumps([MAGIC, kind, code_version(_STAGE[kind]), key, payload],
-                      ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return msgspec.json.encode([MAGIC, kind, code_version(_STAGE[kind]), key, payload])
 
 
 def load_entry(kind: str, key: str, data: bytes):
     """The payload of an entry written by dump_entry for (KIND, KEY) by this code, or
     raise codec.BadEntry."""
     try:
-        v = json.loads(data)
-    except (ValueError, RecursionError) as e:      # UnicodeDecodeError is a ValueError
+        # msgspec's untyped decode: plain lists, dicts, str, int, bool, None, as
+        # json.loads gives, 2-3x faster (the facts stage of a warm scan is mostly this)
+        v = msgspec.json.decode(data)
+    except (msgspec.DecodeError, ValueError, RecursionError) as e:
         raise codec.BadEntry(f"not JSON: {e}") from None
     if (type(v) is not list or len(v) != 5 or v[0] != MAGIC or v[1] != kind
             or v[2] != code_version(_STAGE[kind]) or v[3] != key):

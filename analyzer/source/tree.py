@@ -101,16 +101,27 @@ class DirTree(Tree):
             yield path, None, os.path.join(self.root, path)
 
     def paths(self) -> list[str]:
-        out = []
-        for dp, dns, fns in os.walk(self.root, followlinks=False):
-            dns[:] = sorted(d for d in dns if not d.startswith(".") and
-                            not os.path.islink(os.path.join(dp, d)))
-            for fn in fns:
-                if fn.endswith(SOURCE_EXT):
-                    full = os.path.join(dp, fn)
-                    if os.path.islink(full) or not os.path.isfile(full):
-                        continue
-                    out.append(os.path.relpath(full, self.root).replace(os.sep, "/"))
+        """The .c/.h regular files under the root, sorted, as relative paths; hidden and
+        symlinked directories and symlinked files are left out. os.scandir's entry types
+        come with the directory listing (no stat per file)."""
+        out: list[str] = []
+        stack = [("", self.root)]
+        while stack:
+            rel, full = stack.pop()
+            try:
+                entries = list(os.scandir(full))
+            except OSError:
+                continue
+            for e in entries:
+                name = e.name
+                try:
+                    if e.is_dir(follow_symlinks=False):
+                        if not name.startswith("."):
+                            stack.append((rel + name + "/", e.path))
+                    elif name.endswith(SOURCE_EXT) and e.is_file(follow_symlinks=False):
+                        out.append(rel + name)
+                except OSError:
+                    continue
         out.sort()
         return out
 
