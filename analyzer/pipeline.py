@@ -11,14 +11,16 @@ import json
 import os
 from dataclasses import replace
 
-from analyzer.c.collect import collect_facts
+from analyzer.c.collect import collect_facts, known_keys
 from analyzer.c.text import call_positions
 from analyzer import timing
 from analyzer.errors import InputError
 from analyzer.link.analysis import link
+from analyzer.link.relink import prepare_index
 from analyzer.model import Analysis, KernelInfo
 from analyzer.model.data import SCHEMA
 from analyzer.source import codec
+from analyzer.source.cache import AnalysisCache, analysis_key, usable_root
 from analyzer.source.tree import Tree, open_tree
 
 
@@ -70,6 +72,36 @@ def read_analysis(path: str) -> Analysis:
 def scan(spec: str, *, jobs: int | None = None, use_cache: bool = True,
          progress: bool = False, require_sources: bool = False) -> Analysis:
     """REQUIRE_SOURCES (the scan command): a headers tree or BTF is an input error."""
+    a, _keys = _scan(_open(spec, require_sources), jobs, use_cache, progress)
+    return a
+
+
+def scan_text(spec: str, *, jobs: int | None = None, use_cache: bool = True,
+              progress: bool = False) -> str:
+    """The analysis JSON text of KERNEL (the scan command). A directory tree whose every
+    file the cache's manifest knows unchanged is answered from the analysis cache (keyed
+    by all the content keys and the code of every stage) without loading or linking."""
+    tree = _open(spec, True)
+    root = usable_root() if use_cache else None
+    memo = AnalysisCache(root)
+    identity = (tree.version, tree.source)
+    if root is not None:
+        with timing.stage("tree state"):
+            keys = known_keys(tree, root)
+        if keys is not None:
+            with timing.stage("analysis cache"):
+                text = memo.get(analysis_key(identity, keys))
+            if text is not None:
+                return text
+    a, keys = _scan(tree, jobs, use_cache, progress)
+    with timing.stage("json"):
+        text = a.to_json()
+    if keys is not None:
+        memo.put(analysis_key(identity, keys), text)
+    return text
+
+
+def _open(spec: str, require_sources: bool) -> Tree:
     if require_sources and spec.startswith(BTF_PREFIX):
         raise InputError(f"{spec}: BTF has no sources to scan (it serves header, export "
                          "--table reasons, verify and diff)")
@@ -77,13 +109,20 @@ def scan(spec: str, *, jobs: int | None = None, use_cache: bool = True,
     if require_sources and not getattr(tree, "has_sources", lambda: True)():
         raise InputError(f"{spec}: a kernel headers tree (Linux {tree.version}, no net/*.c): "
                          "no sources to scan; header, export --table reasons and verify work on it")
+    return tree
+
+
+def _scan(tree: Tree, jobs, use_cache, progress) -> tuple[Analysis, dict[str, str] | None]:
     with timing.stage("facts"):
         facts = collect_facts(tree, jobs=jobs, use_cache=use_cache, progress=progress)
     with timing.stage("link"):
         a = link(facts, KernelInfo(version=tree.version, source=tree.source, layout=""),
                  skipped=facts.skipped, scanned=max(facts.scanned, getattr(tree, "count", 0)))
+    if use_cache:
+        with timing.stage("check index"):
+            prepare_index(tree, facts)
     with timing.stage("source lines"):
-        return _with_source_lines(a, tree)
+        return _with_source_lines(a, tree), facts.keys
 
 
 def _with_source_lines(a: Analysis, tree: Tree) -> Analysis:

@@ -20,12 +20,14 @@ from analyzer.source.cache import FactsCache, content_key, usable_root
 from analyzer.source.manifest import Manifest, stat_key
 from analyzer.source.tree import Tree, worth_keeping
 
-__all__ = ["Facts", "FactsOf", "collect_facts"]
+__all__ = ["Facts", "FactsOf", "collect_facts", "known_keys"]
 
 
 class Facts(dict):
     """path -> FileFacts, plus what was skipped and how many files were looked at;
-    `parsed` and `cached` count the facts parsed now and those taken from the cache."""
+    `parsed` and `cached` count the facts parsed now and those taken from the cache;
+    `keys`: every file's content key ("" not worth parsing), None when a file was skipped
+    or a content was given (no whole-tree key then)."""
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -33,6 +35,7 @@ class Facts(dict):
         self.scanned = 0
         self.parsed = 0
         self.cached = 0
+        self.keys: dict[str, str] | None = {}
 
 
 def _work(item: tuple[str, bytes | None, str | None, str | None]):
@@ -96,6 +99,7 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
             pending.append(pool.submit(_work_chunk, work) if pool else _Done(_work_chunk(work)))
             chunk.clear()
     try:
+        keys = out.keys = {} if manifest is not None and not overrides else None
         for path, data, full in _with_overrides(tree.iter_files(), overrides):
             out.scanned += 1
             if full:
@@ -105,6 +109,8 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
                 if known is not None:
                     if bar is not None:
                         bar.update(1)
+                    if keys is not None:
+                        keys[path] = known
                     if known == "":
                         continue                      # irrelevant, unchanged
                     hit = cache.get(known)
@@ -123,7 +129,10 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
             for path, key, facts, err, st, parsed in results:
                 if err is not None:
                     out.skipped[path] = err
+                    keys = out.keys = None
                     continue
+                if keys is not None:
+                    keys[path] = key
                 if manifest is not None and path in fulls:
                     manifest.record(path, st, key)
                 if facts is not None:
@@ -147,6 +156,22 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
     if manifest is not None:
         manifest.save()
     return out
+
+
+def known_keys(tree: Tree, root: str) -> dict[str, str] | None:
+    """Every file's content key from the manifest alone (stat, no read), or None when the
+    manifest does not know one of them (new, changed or racily clean) or TREE is not a
+    directory tree."""
+    manifest = Manifest.load(tree, root)
+    if manifest is None:
+        return None
+    keys: dict[str, str] = {}
+    for path, _data, full in tree.iter_files():
+        known = manifest.lookup(path, full) if full else None
+        if known is None:
+            return None
+        keys[path] = known
+    return keys
 
 
 class FactsOf:

@@ -197,3 +197,56 @@ class FactsCache:
             write_atomic(self._path(key), dump_entry("facts", key, codec.encoder(FileFacts)(facts)))
         except OSError:
             pass
+
+
+class AnalysisCache:
+    """The analysis JSON of a whole tree under ROOT/analysis-<code version>/, by a key made
+    of the tree's identity and the content key of each of its files (see
+    :func:`analysis_key`): a rescan of an unchanged directory tree writes it without
+    loading facts or linking. The code version covers every stage up to the JSON text.
+    An entry is the text after one header line naming its key and the text's SHA-256;
+    anything else is a miss."""
+
+    def __init__(self, root: str | None):
+        self.root = os.path.join(root, f"analysis-{code_version('analysis')}") if root else None
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.root, key[:2], key + ".json")
+
+    def get(self, key: str) -> str | None:
+        if self.root is None:
+            return None
+        data = read_file(self._path(key))
+        if data is None:
+            return None
+        head, sep, body = data.partition(b"\n")
+        if not sep or head != self._head(key, body):
+            return None
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    def put(self, key: str, text: str) -> None:
+        if self.root is None:
+            return
+        body = text.encode("utf-8")
+        try:
+            write_atomic(self._path(key), self._head(key, body) + b"\n" + body)
+        except OSError:
+            pass
+
+    @staticmethod
+    def _head(key: str, body: bytes) -> bytes:
+        return f"{MAGIC}-analysis {key} {hashlib.sha256(body).hexdigest()}".encode()
+
+
+def analysis_key(identity: tuple[str, ...], keys: dict[str, str]) -> str:
+    """The key of a whole tree's analysis: its IDENTITY (version, source) and every file
+    path with its content key ("" for a file not worth parsing)."""
+    h = hashlib.blake2b(digest_size=20)
+    for part in identity:
+        h.update(part.encode() + b"\0")
+    for path in sorted(keys):
+        h.update(path.encode() + b"\0" + keys[path].encode() + b"\0")
+    return h.hexdigest()
