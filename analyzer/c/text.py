@@ -2,6 +2,7 @@
 macro definitions, the arguments of a call written in text."""
 from __future__ import annotations
 
+import bisect
 import re
 
 from analyzer.c.facts import MacroCall, MacroFact
@@ -19,40 +20,59 @@ _MACRO_DEF_FN = re.compile(r"^(BPF_CALL_\d|SYSCALL_DEFINE\d|COMPAT_SYSCALL_DEFIN
 def function_regions(lines: list[str]) -> list[tuple[int, int, str | None, int]]:
     """(first body line, last line, name, first signature line), 1-based, in order."""
     out = []
-    i, n = 0, len(lines)
-    while i < n:
+    n = len(lines)
+    # the lines that can open a body (a "{" somewhere) and those that close one ("}" in
+    # column 0), picked out once; the walk below then jumps from one to the next
+    cands = [i for i, ln in enumerate(lines) if "{" in ln]
+    closes = [i for i, ln in enumerate(lines) if ln.startswith("}")]
+    i = 0
+    for c in cands:
+        if c < i:
+            continue
+        i = c
         ln = lines[i]
         opens_alone = ln.startswith("{")
         opens_inline = (not opens_alone and ln[:1] not in ("", " ", "\t", "#", "/", "*", "}")
                         and ln.rstrip().endswith("{") and "(" in ln and "=" not in ln
                         and not ln.startswith(("struct", "union", "enum", "typedef")))
-        if opens_alone or opens_inline:
-            j = i - 1 if opens_alone else i
-            sig_lines = []
-            if opens_inline:
-                sig_lines.append(ln.rstrip()[:-1])
-                j = i - 1
-            while j >= 0 and len(sig_lines) < 12:
-                s = lines[j]
-                if _SIG_STOP.search(s) and not s.rstrip().endswith(","):
-                    break
-                if s.startswith("}") :
-                    break
-                sig_lines.insert(0, s)
-                j -= 1
-            sig = " ".join(sig_lines)
-            name = name_from_signature(sig) if not sig.rstrip().endswith("=") else None
-            k = i + 1
-            if opens_alone and ln.count("{") == ln.count("}"):
-                k = i                                  # `{}` or `{ return 0; }` on one line
-            else:
-                while k < n and not lines[k].startswith("}"):
-                    k += 1
-            out.append((i + 1, k + 1, name, j + 2))
-            i = k + 1
+        if not (opens_alone or opens_inline):
             continue
-        i += 1
+        j = i - 1 if opens_alone else i
+        sig_lines = []
+        if opens_inline:
+            sig_lines.append(ln.rstrip()[:-1])
+            j = i - 1
+        while j >= 0 and len(sig_lines) < 12:
+            s = lines[j]
+            if _SIG_STOP.search(s) and not s.rstrip().endswith(","):
+                break
+            if s.startswith("}") :
+                break
+            sig_lines.insert(0, s)
+            j -= 1
+        sig = " ".join(sig_lines)
+        name = name_from_signature(sig) if not sig.rstrip().endswith("=") else None
+        if opens_alone and ln.count("{") == ln.count("}"):
+            k = i                                  # `{}` or `{ return 0; }` on one line
+        else:
+            x = bisect.bisect_right(closes, i)
+            k = closes[x] if x < len(closes) else n
+        out.append((i + 1, k + 1, name, j + 2))
+        i = k + 1
     return out
+
+
+_PAREN = re.compile(r"[()]")
+
+
+def _after_close(s: str, start: int) -> int:
+    """The index after the ")" that closes a "(" just before START, or len(S)."""
+    depth = 1
+    for m in _PAREN.finditer(s, start):
+        depth += 1 if m.group() == "(" else -1
+        if not depth:
+            return m.end()
+    return len(s)
 
 
 def name_from_signature(sig: str) -> str | None:
@@ -62,10 +82,7 @@ def name_from_signature(sig: str) -> str | None:
     best = None
     for m in _CALLLIKE.finditer(sig):
         name = m.group(1)
-        depth, k = 1, m.end()
-        while k < len(sig) and depth:
-            depth += {"(": 1, ")": -1}.get(sig[k], 0)
-            k += 1
+        k = _after_close(sig, m.end())
         inner = sig[m.end():k - 1]
         before = sig[:m.start()]
         if before.count("(") != before.count(")"):
@@ -101,10 +118,7 @@ def looks_like_params(inner: str) -> bool:
 
 def call_args(text: str, start: int) -> list[str]:
     """The top-level arguments of the call whose "(" ends just before START."""
-    depth, k = 1, start
-    while k < len(text) and depth:
-        depth += {"(": 1, ")": -1}.get(text[k], 0)
-        k += 1
+    k = _after_close(text, start)
     inner = text[start:k - 1]
     return split_top(inner) if inner.strip() else []
 
