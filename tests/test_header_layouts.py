@@ -1,7 +1,7 @@
 """`skbdrop header` for every catalogue layout fixture (tests/fixtures/layouts/*: 5.17's
 enum in skbuff.h, the 6.x X-macro dropreason.h, dropreason-core.h with subsystems).
 
-Each fixture's expected.json is gcc's answer for its own headers (tests/oracle.py, see
+Each fixture's expected.json is gcc's answer for its own headers (tests/helpers/oracle.py, see
 tests/fixtures/layouts/README.md); the scanner reads the fixture, the header is
 generated from that analysis, compiled strictly, and must print exactly those reasons
 (bounds MAX / SUBSYS_MASK aside) at those values; it must also compile in one
@@ -21,9 +21,8 @@ from analyzer.commands.header import PREFIX, render
 from analyzer.pipeline import scan
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import oracle  # noqa: E402
-from test_header import STRICT, compile_run  # noqa: E402
+from helpers import oracle
+from test_header import STRICT, compile_run
 
 LAYOUTS = os.path.join(HERE, "fixtures", "layouts")
 DIRS = sorted(d for d in os.listdir(LAYOUTS)

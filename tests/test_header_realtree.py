@@ -1,6 +1,6 @@
 """`skbdrop header` for Debian's 6.1 and 6.12 trees, checked against the compiler.
 
-Expectations come from the tree's own headers compiled with gcc (tests/oracle.py), not
+Expectations come from the tree's own headers compiled with gcc (tests/helpers/oracle.py), not
 from the scanner: every reason enumerator the kernel declares must appear in the
 generated header at the value gcc gives it, and nothing else may (both ways).
 
@@ -27,9 +27,8 @@ import pytest
 from analyzer.commands.header import PREFIX, render
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import oracle  # noqa: E402  (tests/oracle.py)
-from test_header import STRICT, compile_run  # noqa: E402
+from helpers import oracle
+from test_header import STRICT, compile_run
 
 pytestmark = pytest.mark.realtree
 

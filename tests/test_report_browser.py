@@ -1,4 +1,4 @@
-"""The report in headless Debian chromium (tests/browser.py): on the fixture report.
+"""The report in headless Debian chromium (tests/helpers/browser.py): on the fixture report.
 
 Renders with no console errors; totals equal the analysis; a directory click reaches a
 file page; a site links to its reason page; search and keyboard work; a screenshot of
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import available, chromium, console_errors, screenshot
+from helpers.browser import available, chromium, console_errors, screenshot
 from test_report import build, fixture_analysis
 
 pytestmark = pytest.mark.browser

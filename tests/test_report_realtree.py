@@ -101,13 +101,13 @@ def test_612_callers_of_udp4_lib_rcv(report_612):
 
 
 def test_612_in_chromium(report_612):
-    from browser import available
+    from helpers.browser import available
     why = available()
     if why:
         pytest.fail(f"browser check cannot run: {why}")
     from pathlib import Path
 
-    from browser import chromium
+    from helpers.browser import chromium
     from test_report_browser import walk
     a, out, _ = report_612
     with chromium() as b:
@@ -126,11 +126,11 @@ def test_61_and_612_trend_and_diff(tmp_path_factory, analysis_61, analysis_612):
     renum = diff[diff.index('id="renumbered"'):diff.index('id="converted"')]
     m = re.search(r">NETFILTER_DROP</a></th><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td>", renum)
     assert m and (int(m.group(1)), int(m.group(2))) == (7, 11)
-    from browser import available
+    from helpers.browser import available
     if available() is None:
         from pathlib import Path
 
-        from browser import chromium, console_errors, screenshot
+        from helpers.browser import chromium, console_errors, screenshot
         with chromium() as b:
             for page, shot in (("index.html", "debian-overview"), ("trend.html", "debian-trend"),
                                (f"diff-{v61}-{v612}.html", "debian-diff")):

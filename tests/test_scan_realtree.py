@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from oracle import catalogue_gold
+from helpers.oracle import catalogue_gold
 
 # -- 1. every reason value as gcc computes it -------------------------------------------------
 

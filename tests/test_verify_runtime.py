@@ -9,7 +9,7 @@ tests/data/runtime-6.18/: its BTF enums (bpftool -j format, btf-drop-reasons.jso
   and NETFILTER_DROP 11 -> 12; SKB_DROP_REASON_SKB_BAD_GSO (67 in 6.12) is gone;
   mac80211's MONITOR subsystem was removed (6.15) so OPENVSWITCH went from id 3 to 2.
   The complete lists must equal an independent comparison: gcc's values of the 6.12
-  headers (tests/oracle.py) against the JSON read with the json module.
+  headers (tests/helpers/oracle.py) against the JSON read with the json module.
 """
 from __future__ import annotations
 
@@ -24,8 +24,7 @@ from analyzer.pipeline import load_analysis
 from analyzer.commands.verify import verify
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import oracle  # noqa: E402
+from helpers import oracle
 
 RUNTIME = os.path.join(HERE, "data", "runtime-6.18")
 BTF = os.path.join(RUNTIME, "btf-drop-reasons.json")

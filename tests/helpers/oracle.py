@@ -443,7 +443,7 @@ def catalogue_gold(root: str) -> dict:
             "subsystems": dict(sorted(subsystems.items(), key=lambda kv: (kv[1], kv[0])))}
 
 
-if __name__ == "__main__":  # python3 tests/oracle.py TREE  -> "ENUM NAME VALUE" lines
+if __name__ == "__main__":  # python3 tests/helpers/oracle.py TREE  -> "ENUM NAME VALUE" lines
     import sys
     try:
         res = compiler_enums(sys.argv[1])

@@ -15,12 +15,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from helpers import REPO
+
 CHROMIUM = os.environ.get("SKBDROP_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SKBDROP_CHROMEDRIVER", "/usr/bin/chromedriver")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--disable-extensions", "--disable-default-apps"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(REPO) / "test-artifacts"
 
 
 def available() -> str | None:

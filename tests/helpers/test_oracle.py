@@ -1,4 +1,4 @@
-"""The compiler oracle (tests/oracle.py): gcc's values for a tree's drop-reason enums.
+"""The compiler oracle (tests/helpers/oracle.py): gcc's values for a tree's drop-reason enums.
 
 Real-tree expectations were read from Debian's 6.1.192 and 6.12.117 sources by hand; the
 reasoning is next to each number.
@@ -12,8 +12,9 @@ import textwrap
 
 import pytest
 
-from oracle import (OracleError, catalogue_gold, compiler_enums, compiler_values,
-                    extract_enum_text)
+from helpers import FIXTURES
+from helpers.oracle import (OracleError, catalogue_gold, compiler_enums, compiler_values,
+                            extract_enum_text)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -224,7 +225,7 @@ def test_command_line(tmp_path):
                        text=True)
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
-    fixture = os.path.join(HERE, "fixtures", "layouts", "v5.17")
+    fixture = os.path.join(FIXTURES, "layouts", "v5.17")
     p = subprocess.run([sys.executable, tool, fixture], capture_output=True, text=True)
     assert p.returncode == 0
     assert p.stdout.splitlines() == [
