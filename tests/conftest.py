@@ -21,7 +21,7 @@ import pytest
 
 from analyzer.source.tree import cache_dir
 
-from helpers import FIXTURES, REPO  # tests/helpers/ (pyproject: pythonpath = ["tests"])
+from helpers import REPO  # tests/helpers/ (pyproject: pythonpath = ["tests"])
 
 USER_CACHE = cache_dir()                     # before the override below
 os.environ.setdefault("SKBDROP_KERNELS", os.path.join(USER_CACHE, "debian"))

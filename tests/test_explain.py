@@ -1,4 +1,4 @@
-"""skbdrop explain on a hand-made 6.12 Analysis (tests/test_explain_fixture.py) and the
+"""skbdrop explain on a hand-made 6.12 Analysis (tests/helpers/explain_fixture.py) and the
 real 6.18.44 capture. The real-tree version of these checks is test_explain_realtree.py."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from analyzer.events.readers import read_text
 from analyzer.commands.explain import (CERTAIN, ONE_OF, Index, explain_events, reason_report, run_trace,
                               text_trace)
 
-from test_explain_fixture import analysis as fixture_analysis
+from helpers.explain_fixture import analysis as fixture_analysis
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data", "runtime-6.18")

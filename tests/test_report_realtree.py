@@ -54,7 +54,7 @@ def test_612_totals_and_size(report_612):
     a, out, res = report_612
     print(f"6.12 report: {res.pages} pages, {res.bytes / 1e6:.1f} MB, {res.seconds:.1f} s")
     idx = _text(os.path.join(out, "index.html"))
-    from test_report import counted_totals
+    from helpers.counts import counted_totals
     want = counted_totals(a)                  # from the sites, not from a.summary
     for key in ("drop_sites", "with_reason", "unspecified", "consume_sites",
                 "reasons_defined", "reasons_never_produced"):
@@ -108,7 +108,7 @@ def test_612_in_chromium(report_612):
     from pathlib import Path
 
     from helpers.browser import chromium
-    from test_report_browser import walk
+    from helpers.report_walk import walk
     a, out, _ = report_612
     with chromium() as b:
         walk(b, Path(out), a, "tcp_v4_rcv", "debian-6.12")
