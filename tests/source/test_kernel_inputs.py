@@ -14,8 +14,9 @@ import pytest
 from analyzer.cli import main
 from analyzer.pipeline import scan
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-IDIOMS = os.path.join(HERE, "fixtures", "idioms")
+from helpers import TESTS
+
+IDIOMS = os.path.join(TESTS, "fixtures", "idioms")
 
 
 def run_cli(args, capsys):

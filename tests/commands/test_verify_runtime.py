@@ -23,13 +23,12 @@ from analyzer import cli
 from analyzer.pipeline import load_analysis
 from analyzer.commands.verify import verify
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-from helpers import oracle
+from helpers import TESTS, oracle
 
-RUNTIME = os.path.join(HERE, "data", "runtime-6.18")
+RUNTIME = os.path.join(TESTS, "data", "runtime-6.18")
 BTF = os.path.join(RUNTIME, "btf-drop-reasons.json")
 FORMAT = os.path.join(RUNTIME, "kfree_skb.format")
-TREE_618 = os.path.join(HERE, "fixtures", "layouts", "6.18")
+TREE_618 = os.path.join(TESTS, "fixtures", "layouts", "6.18")
 BOUNDS = {"SKB_DROP_REASON_MAX", "SKB_DROP_REASON_SUBSYS_MASK", "SKB_DROP_REASON_SUBSYS_NUM"}
 
 

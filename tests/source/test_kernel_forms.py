@@ -21,10 +21,11 @@ from analyzer.errors import InputError
 from analyzer.source import tree as tree_mod
 from analyzer.source.tree import DirTree, open_tree
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-IDIOMS = os.path.join(HERE, "fixtures", "idioms")
-LAYOUTS = os.path.join(HERE, "fixtures", "layouts")
-RUNTIME = os.path.join(HERE, "data", "runtime-6.18")
+from helpers import TESTS
+
+IDIOMS = os.path.join(TESTS, "fixtures", "idioms")
+LAYOUTS = os.path.join(TESTS, "fixtures", "layouts")
+RUNTIME = os.path.join(TESTS, "data", "runtime-6.18")
 VMLINUX = "/sys/kernel/btf/vmlinux"
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 

@@ -13,9 +13,10 @@ from analyzer.source import btf
 from analyzer.commands.header import PREFIX, catalogue, render
 from analyzer.pipeline import scan
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TREE_618 = os.path.join(HERE, "fixtures", "layouts", "6.18")
-RUNTIME = os.path.join(HERE, "data", "runtime-6.18")
+from helpers import TESTS
+
+TREE_618 = os.path.join(TESTS, "fixtures", "layouts", "6.18")
+RUNTIME = os.path.join(TESTS, "data", "runtime-6.18")
 VMLINUX = "/sys/kernel/btf/vmlinux"
 
 

@@ -25,9 +25,9 @@ from analyzer.source import cache as cache_mod, codec, manifest as manifest_mod
 from analyzer.source.tree import DirTree, cache_dir
 
 from conftest import REPO, TEST_CACHE, USER_CACHE
+from helpers import TESTS
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-IDIOMS = os.path.join(HERE, "fixtures", "idioms")
+IDIOMS = os.path.join(TESTS, "fixtures", "idioms")
 PY = sys.executable
 
 

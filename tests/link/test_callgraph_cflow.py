@@ -7,9 +7,11 @@ import os
 
 import pytest
 
+from helpers import TESTS
+
 pytestmark = pytest.mark.realtree
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "cflow")
+DATA = os.path.join(TESTS, "data", "cflow")
 
 
 def _tsv(name: str) -> list[list[str]]:

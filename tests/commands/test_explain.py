@@ -15,11 +15,11 @@ from analyzer.events.readers import read_text
 from analyzer.commands.explain import (CERTAIN, ONE_OF, Index, explain_events, reason_report, run_trace,
                               text_trace)
 
+from helpers import TESTS
 from helpers.explain_fixture import analysis as fixture_analysis
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "data", "runtime-6.18")
-ROOT = os.path.dirname(HERE)
+DATA = os.path.join(TESTS, "data", "runtime-6.18")
+ROOT = os.path.dirname(TESTS)
 
 # Expected first candidate for each event kind of the capture, read from the 6.12.117 code
 # (the tree closest to the 6.18.44 kernel that we scan):

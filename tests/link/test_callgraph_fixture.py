@@ -10,8 +10,9 @@ import pytest
 
 from analyzer.pipeline import scan
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-IDIOMS = os.path.join(HERE, "fixtures", "idioms")
+from helpers import TESTS
+
+IDIOMS = os.path.join(TESTS, "fixtures", "idioms")
 
 A = """// SPDX-License-Identifier: GPL-2.0
 #include "../idioms/idioms.h"

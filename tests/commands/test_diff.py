@@ -24,8 +24,9 @@ from analyzer import cli
 from analyzer.commands.diff import diff, fails, to_dict, to_text
 from analyzer.model import Analysis
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "data", "diff")
+from helpers import TESTS
+
+DATA = os.path.join(TESTS, "data", "diff")
 NEW = os.path.join(DATA, "new.json")
 OLD = os.path.join(DATA, "old.json")
 NOCAT = os.path.join(DATA, "nocatalogue.json")

@@ -19,11 +19,10 @@ import pytest
 from analyzer.commands.header import PREFIX, render
 from analyzer.pipeline import scan
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-from helpers import oracle
+from helpers import TESTS, oracle
 from test_header import STRICT, compile_run
 
-LAYOUTS = os.path.join(HERE, "fixtures", "layouts")
+LAYOUTS = os.path.join(TESTS, "fixtures", "layouts")
 DIRS = sorted(d for d in os.listdir(LAYOUTS)
               if os.path.isfile(os.path.join(LAYOUTS, d, "expected.json")))
 BOUNDS = ("SKB_DROP_REASON_MAX", "SKB_DROP_REASON_SUBSYS_MASK")

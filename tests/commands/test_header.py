@@ -1,7 +1,7 @@
 """`skbdrop header` on hand-made analyses (tests/data/diff/*.json).
 
 The real-tree checks (Debian 6.1 / 6.12 against the compiler oracle) are in
-tests/test_header_realtree.py.
+tests/commands/test_header_realtree.py.
 """
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from analyzer import cli
 from analyzer.commands.header import PREFIX, catalogue, render
 from analyzer.model import Analysis
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-DATA = os.path.join(HERE, "data", "diff")
+from helpers import TESTS
+
+ROOT = os.path.dirname(TESTS)
+DATA = os.path.join(TESTS, "data", "diff")
 NEW = os.path.join(DATA, "new.json")
 OLD = os.path.join(DATA, "old.json")
 NOCAT = os.path.join(DATA, "nocatalogue.json")

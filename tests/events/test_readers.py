@@ -11,7 +11,9 @@ import pytest
 from analyzer.events import readers as ev
 from analyzer.events.readers import Aggregate, Reader, parse_location, read_events, read_text
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "runtime-6.18")
+from helpers import TESTS
+
+DATA = os.path.join(TESTS, "data", "runtime-6.18")
 
 # What the capture holds, counted from trace.txt's markers (see the README beside it).
 EXPECTED = {

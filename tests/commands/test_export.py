@@ -13,8 +13,9 @@ from analyzer import cli
 from analyzer.commands import export
 from analyzer.model import Analysis
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "data", "diff")
+from helpers import TESTS
+
+DATA = os.path.join(TESTS, "data", "diff")
 NEW = os.path.join(DATA, "new.json")
 OLD = os.path.join(DATA, "old.json")
 NOCAT = os.path.join(DATA, "nocatalogue.json")
@@ -160,7 +161,7 @@ def _tree(root, files: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize("argv", [["header"], ["export"], ["export", "--table", "sites"],
-                                  ["verify", "--btf", os.path.join(HERE, "data", "runtime-6.18",
+                                  ["verify", "--btf", os.path.join(TESTS, "data", "runtime-6.18",
                                                                    "btf-drop-reasons.json")]])
 def test_trees_without_a_catalogue(tmp_path, capsys, argv):
     """A directory that is no kernel, and a 5.16 tree (the enum arrived in 5.17): one line, 2."""

@@ -16,7 +16,9 @@ import pytest
 
 from analyzer.source.tree import open_tree
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import TESTS
+
+ROOT = os.path.dirname(TESTS)
 HOOKS = os.path.join(ROOT, ".pre-commit-hooks.yaml")
 
 RCV = """\

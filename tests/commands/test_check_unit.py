@@ -25,8 +25,9 @@ from analyzer.cli import main
 from analyzer.model.findings import RULES, at_least
 from analyzer.model import Analysis, FamilyMember, KernelInfo, Reason, Site, Subsystem
 
-HERE = os.path.dirname(__file__)
-SCHEMA = os.path.join(HERE, "data", "check", "sarif-schema-2.1.0.json")
+from helpers import TESTS
+
+SCHEMA = os.path.join(TESTS, "data", "check", "sarif-schema-2.1.0.json")
 
 CORE_H = textwrap.dedent("""\
     #define DEFINE_DROP_REASON(FN, FNe)\t\\

@@ -22,10 +22,11 @@ from analyzer.commands import check
 from analyzer.cli import main
 from analyzer.formats.sarif import to_sarif
 
+from helpers import TESTS
+
 pytestmark = pytest.mark.realtree
 
-HERE = os.path.dirname(__file__)
-DATA = os.path.join(HERE, "data", "check")
+DATA = os.path.join(TESTS, "data", "check")
 SCHEMA = os.path.join(DATA, "sarif-schema-2.1.0.json")
 PATCHES = sorted(glob.glob(os.path.join(DATA, "*.patch")))
 
@@ -148,7 +149,7 @@ def test_cli_formats(tmp_path):
         o = tmp_path / f"out.{fmt}"
         r = subprocess.run([sys.executable, "-m", "analyzer.cli", "check", "--base", "debian:6.12",
                             "--patch", path, "--format", fmt, "-o", str(o)],
-                           capture_output=True, text=True, cwd=os.path.dirname(HERE))
+                           capture_output=True, text=True, cwd=os.path.dirname(TESTS))
         assert r.returncode == 1, r.stderr
         outs[fmt] = o.read_text()
     assert "WARNING:SKBDROP_UNDOCUMENTED_REASON:" in outs["text"]
@@ -161,6 +162,6 @@ def test_cli_formats(tmp_path):
     # --fail-on error: warnings do not fail
     r = subprocess.run([sys.executable, "-m", "analyzer.cli", "check", "--base", "debian:6.12",
                         "--patch", path, "--fail-on", "error", "--terse"],
-                       capture_output=True, text=True, cwd=os.path.dirname(HERE))
+                       capture_output=True, text=True, cwd=os.path.dirname(TESTS))
     assert r.returncode == 0
     assert r.stdout.count("\n") == 2 and ": WARNING:SKBDROP_" in r.stdout

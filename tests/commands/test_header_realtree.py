@@ -25,7 +25,6 @@ import pytest
 
 from analyzer.commands.header import PREFIX, render
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 from helpers import oracle
 from test_header import STRICT, compile_run
 

@@ -1,7 +1,7 @@
 """`skbdrop verify` and the BTF / tracefs readers, on hand-made inputs.
 
 The checks against the running 6.18 kernel's captured BTF and tracepoint (with the
-vendored 6.18 catalogue, and with Debian 6.12) are in tests/test_verify_runtime.py.
+vendored 6.18 catalogue, and with Debian 6.12) are in test_verify_runtime.py.
 """
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ from analyzer.commands.header import require_catalogue
 from analyzer.model import Analysis
 from analyzer.commands.verify import verify
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-DATA = os.path.join(HERE, "data", "diff")
+from helpers import TESTS
+
+ROOT = os.path.dirname(TESTS)
+DATA = os.path.join(TESTS, "data", "diff")
 NEW = os.path.join(DATA, "new.json")
 NOCAT = os.path.join(DATA, "nocatalogue.json")
-RUNTIME = os.path.join(HERE, "data", "runtime-6.18")
+RUNTIME = os.path.join(TESTS, "data", "runtime-6.18")
 
 
 def load(path: str) -> Analysis:

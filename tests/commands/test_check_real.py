@@ -24,7 +24,9 @@ from analyzer.source.patch import parse_patch
 from analyzer.formats.sarif import to_sarif
 from analyzer.source.tree import open_tree
 
-SCHEMA = os.path.join(os.path.dirname(__file__), "data", "check", "sarif-schema-2.1.0.json")
+from helpers import TESTS
+
+SCHEMA = os.path.join(TESTS, "data", "check", "sarif-schema-2.1.0.json")
 
 pytestmark = pytest.mark.realtree
 

@@ -15,10 +15,10 @@ import pytest
 from analyzer.events.readers import read_text
 from analyzer.commands.explain import CERTAIN, Index, explain_events, reason_report, run_trace
 
+from helpers import TESTS
 from test_explain import DATA, EXPECTED_612, FORMATS, answer
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-LAYOUT_618 = os.path.join(HERE, "fixtures", "layouts", "6.18")
+LAYOUT_618 = os.path.join(TESTS, "fixtures", "layouts", "6.18")
 
 # event kinds whose expected site is the only drop call in the function and the callees
 # it can inline that can produce the reason: rank 1 whatever the precision of reason sets
