@@ -96,7 +96,7 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     if a.kernel == "fixture":
-        from test_explain_fixture import analysis
+        from helpers.explain_fixture import analysis
         an = analysis()
     else:
         from analyzer.pipeline import load_analysis

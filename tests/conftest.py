@@ -21,8 +21,7 @@ import pytest
 
 from analyzer.source.tree import cache_dir
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(REPO, "tests", "fixtures")
+from helpers import REPO  # tests/helpers/ (pyproject: pythonpath = ["tests"])
 
 USER_CACHE = cache_dir()                     # before the override below
 os.environ.setdefault("SKBDROP_KERNELS", os.path.join(USER_CACHE, "debian"))

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from oracle import catalogue_gold, compiler_values
+from helpers.oracle import catalogue_gold, compiler_values
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LAYOUTS = os.path.join(HERE, "fixtures", "layouts")

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from oracle import catalogue_gold
+from helpers.oracle import catalogue_gold
 
 # -- 1. every reason value as gcc computes it -------------------------------------------------
 
@@ -299,7 +299,7 @@ def test_summary_is_consistent(analysis_612):
     assert s.drop_sites + s.consume_sites == len(sites)
     assert s.with_reason == sum(1 for x in drops if set(x.reasons) - {"NOT_SPECIFIED"})
     assert s.unspecified == sum(1 for x in drops if not set(x.reasons) - {"NOT_SPECIFIED"})
-    from test_report import counted_totals
+    from helpers.counts import counted_totals
     want = counted_totals(analysis_612)       # the README's rules, counted from the sites
     assert s.incomplete == want["incomplete"]
     assert s.reasons_defined == want["reasons_defined"]

@@ -5,7 +5,7 @@
 * fixture outputs (tests/fixtures/idioms, layouts/6.18 with the 6.18 runtime captures);
 * the real Debian 6.1 and 6.12 runs: the analysis JSON, both export tables, explain for
   every reason that has sites and for a trace, and check --format json for every patch of
-  tests/data/check (the runs tests/test_check_patches.py makes).
+  tests/data/check (the runs tests/commands/test_check_patches.py makes).
 
 The schemas allow additional properties (README, "JSON schemas": fields added keep the
 number); the tests also check that a schema requires nothing the code does not write.

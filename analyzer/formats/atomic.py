@@ -1,9 +1,11 @@
-"""Atomic file output: write to a temporary file beside the target, then rename."""
+"""Atomic file output: write to a temporary file beside the target, then rename
+(analyzer.writes); "-" is standard output."""
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
+
+from analyzer.writes import replace_file
 
 
 def write_text(path: str, text: str) -> None:
@@ -27,18 +29,4 @@ def write_bytes(path: str, data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".skbdrop-", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    replace_file(path, data, prefix=".skbdrop-", suffix=".tmp", umask_mode=True)

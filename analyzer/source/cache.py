@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import stat
 import sys
-import tempfile
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -39,6 +37,7 @@ import msgspec
 
 from analyzer.c.facts import FileFacts
 from analyzer.source import codec
+from analyzer.writes import replace_file
 
 _PKG = Path(__file__).resolve().parent.parent
 # the code whose output a cache holds: the facts stage, or everything up to the Analysis
@@ -134,23 +133,7 @@ def write_atomic(path: str, data: bytes) -> None:
     """Write beside PATH, then rename. Ctrl-C and SIGTERM are held off for the few
     system calls this takes (they arrive right after), so an interrupt never leaves a
     temporary file behind, whichever instruction it lands on."""
-    d = os.path.dirname(path)
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    replace_file(path, data, prefix=".tmp-", suffix=".part", make_dirs=0o700, hold_signals=True)
 
 
 def read_file(path: str) -> bytes | None:

@@ -28,7 +28,7 @@ Mainline v6.18 itself differs from 6.18.44: SKB_DROP_REASON_RECURSION_LIMIT
 (127 here) was added upstream after v6.18 ("Dead loop on virtual device") and
 backported to 6.18.y, so v6.18's core list ends at PSP_OUTPUT (126).
 
-Then ``expected.json`` is written from gcc (tests/oracle.py) and compared with
+Then ``expected.json`` is written from gcc (tests/helpers/oracle.py) and compared with
 ``tests/data/runtime-6.18/btf-drop-reasons.json``: every core enumerator and
 every subsystem id must be equal, or this script fails.
 """
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
     write("net/mac80211/drop.h", mac80211_header(a.base, any(n.endswith("MAC80211_MONITOR") for n, _ in subs)))
 
     sys.path.insert(0, os.path.join(ROOT, "tests"))
-    import oracle  # the project's gcc oracle
+    from helpers import oracle  # the project's gcc oracle
     values = oracle.compiler_values(OUT)
     # BTF stores the 0xffff0000 mask as a 64-bit value; compare as the 32-bit enum it is
     bad = [(n, v, values.get(n)) for n, v in core + subs

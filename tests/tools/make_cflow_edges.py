@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Direct call edges of net/ipv4/*.c in Debian's 6.12 tree, by GNU cflow (an independent
-C front end), for tests/test_callgraph_cflow.py.
+C front end), for tests/link/test_callgraph_cflow.py.
 
     python3 tests/tools/make_cflow_edges.py [TREE] > tests/data/cflow/net-ipv4-6.12.tsv
 

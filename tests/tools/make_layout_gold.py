@@ -6,7 +6,7 @@
     python3 tests/tools/make_layout_gold.py --check    # compare only, exit 1 on a difference
 
 The gold is ``{"layout", "reasons": {NAME: value}, "subsystems": {ENUMERATOR: id}}`` as
-tests/oracle.py:catalogue_gold computes it with gcc from the fixture's own headers (see
+tests/helpers/oracle.py:catalogue_gold computes it with gcc from the fixture's own headers (see
 tests/fixtures/layouts/README.md for which enumerators count as reasons).  Keys other
 than those three already in an expected.json (e.g. "version", "source") are kept.
 Output is deterministic (sorted by value, then name) and written atomically.
@@ -24,7 +24,7 @@ TESTS = os.path.dirname(HERE)
 LAYOUTS = os.path.join(TESTS, "fixtures", "layouts")
 sys.path.insert(0, TESTS)
 
-from oracle import OracleError, catalogue_gold  # noqa: E402
+from helpers.oracle import OracleError, catalogue_gold  # noqa: E402
 
 
 def _write_atomic(path: str, text: str) -> None:

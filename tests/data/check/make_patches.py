@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the hand-made test patches of tests/test_check_patches.py.
+"""Write the hand-made test patches of tests/commands/test_check_patches.py.
 
 Each patch is a small edit of a real file of Debian's linux-source-6.12 (6.12.117)
 or linux-source-6.1 (6.1.192, the "61-" patches),

@@ -1,0 +1,58 @@
+"""A BPF program includes the running kernel's vmlinux.h (bpftool, from its BTF) and the
+header generated for that kernel's catalogue (tests/fixtures/layouts/6.18, the
+6.18.44 headers): no clash, and every reason equal at compile time."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from analyzer.source import btf
+from analyzer.commands.header import PREFIX, catalogue, render
+from analyzer.pipeline import scan
+
+from helpers import TESTS
+
+TREE_618 = os.path.join(TESTS, "fixtures", "layouts", "6.18")
+RUNTIME = os.path.join(TESTS, "data", "runtime-6.18")
+VMLINUX = "/sys/kernel/btf/vmlinux"
+
+
+def _ready() -> str | None:
+    with open(os.path.join(RUNTIME, "kernel-version.txt"), encoding="utf-8") as f:
+        captured = f.read().strip()
+    if os.uname().release != captured:
+        return f"not running {captured}, the kernel of the 6.18 fixture"
+    if not os.access(VMLINUX, os.R_OK):
+        return f"{VMLINUX} not readable"
+    if not shutil.which("clang"):
+        return "clang not installed"
+    if not shutil.which("bpftool") and not any(os.access(p, os.X_OK) for p in btf.BPFTOOL_FALLBACKS):
+        return "bpftool not installed"
+    return None
+
+
+@pytest.mark.skipif(_ready() is not None, reason=str(_ready()))
+def test_bpf_program_with_vmlinux_h_and_our_header(tmp_path):
+    exe = shutil.which("bpftool") or next(p for p in btf.BPFTOOL_FALLBACKS if os.access(p, os.X_OK))
+    vmlinux_h = subprocess.run([exe, "btf", "dump", "file", VMLINUX, "format", "c"],
+                               capture_output=True, text=True, check=True).stdout
+    (tmp_path / "vmlinux.h").write_text(vmlinux_h)
+    a = scan(TREE_618, use_cache=False)
+    (tmp_path / "skbdrop_reasons.h").write_text(render(a))
+    # vmlinux.h holds the core enum only (mac80211 / openvswitch are modules)
+    core = [r for r in catalogue(a).core]
+    src = ['#include "vmlinux.h"', '#include "skbdrop_reasons.h"']
+    src += [f'_Static_assert((long long){PREFIX}{r.short} == (long long){r.name}, "{r.name}");'
+            for r in core]
+    src += ['_Static_assert(SKBDROP_REASON_MAX == (int)SKB_DROP_REASON_MAX, "MAX");',
+            "int reason_known(unsigned int v);",
+            "int reason_known(unsigned int v) { return skbdrop_reason_name(v) != 0; }"]
+    (tmp_path / "prog.bpf.c").write_text("\n".join(src) + "\n")
+    r = subprocess.run(["clang", "-target", "bpf", "-O2", "-g", "-Wall", "-Werror", "-c",
+                        str(tmp_path / "prog.bpf.c"), "-o", str(tmp_path / "prog.bpf.o")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[:3000]
+    assert len(core) == 128       # 130 enumerators of the 6.18.44 enum less MAX and SUBSYS_MASK

@@ -1,0 +1,164 @@
+"""`skbdrop verify` against the running kernel of this machine (6.18.44), captured in
+tests/data/runtime-6.18/: its BTF enums (bpftool -j format, btf-drop-reasons.json) and the
+`format` file of skb/kfree_skb (kfree_skb.format).
+
+* tests/fixtures/layouts/6.18/ holds that kernel's catalogue headers (vendored; see its
+  README): scanned, its catalogue must match both captures with zero mismatches.
+* Debian's 6.12.117 must show the real differences.  Read from the 6.12 headers and the
+  6.18 BTF: 6.18 inserted SKB_DROP_REASON_UNIX_DISCONNECT at 7, so UNIX_SKIP_OOB moves 7 -> 8
+  and NETFILTER_DROP 11 -> 12; SKB_DROP_REASON_SKB_BAD_GSO (67 in 6.12) is gone;
+  mac80211's MONITOR subsystem was removed (6.15) so OPENVSWITCH went from id 3 to 2.
+  The complete lists must equal an independent comparison: gcc's values of the 6.12
+  headers (tests/helpers/oracle.py) against the JSON read with the json module.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from analyzer import cli
+from analyzer.pipeline import load_analysis
+from analyzer.commands.verify import verify
+
+from helpers import TESTS, oracle
+
+RUNTIME = os.path.join(TESTS, "data", "runtime-6.18")
+BTF = os.path.join(RUNTIME, "btf-drop-reasons.json")
+FORMAT = os.path.join(RUNTIME, "kfree_skb.format")
+TREE_618 = os.path.join(TESTS, "fixtures", "layouts", "6.18")
+BOUNDS = {"SKB_DROP_REASON_MAX", "SKB_DROP_REASON_SUBSYS_MASK", "SKB_DROP_REASON_SUBSYS_NUM"}
+
+
+@pytest.fixture(scope="module")
+def analysis_618():
+    return load_analysis(TREE_618, use_cache=False)
+
+
+def btf_enums() -> dict[str, dict[str, int]]:
+    with open(BTF, encoding="utf-8") as f:
+        doc = json.load(f)
+    return {t["name"]: {v["name"]: v["val"] for v in t["values"]} for t in doc["types"]}
+
+
+def test_618_catalogue_matches_the_running_kernel_btf(analysis_618, capsys):
+    res = verify(analysis_618, TREE_618, btf=BTF)
+    assert res.mismatches == ()
+    # 128 reasons (130 enumerators less MAX and SUBSYS_MASK) + 3 subsystem ids
+    # (CORE, MAC80211_UNUSABLE, OPENVSWITCH; NUM is a bound)
+    assert res.compared == 128 + 3
+    # the capture has vmlinux's BTF only: mac80211 and openvswitch are modules, not loaded
+    assert {u.subsystem for u in res.unchecked} <= {"mac80211_unusable", "openvswitch"}
+    assert cli.main(["verify", TREE_618, "--btf", BTF, "--no-cache"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "ok: 131 names compared, no mismatch"
+
+
+def test_618_catalogue_matches_the_running_kernel_tracepoint(analysis_618, capsys):
+    res = verify(analysis_618, TREE_618, tracefs_format=FORMAT)
+    assert res.mismatches == ()
+    # the tracepoint lists the DEFINE_DROP_REASON entries: NOT_SPECIFIED (2) .. 127, plus MAX
+    assert res.compared == 126
+    assert cli.main(["verify", TREE_618, "--tracefs-format", FORMAT, "--no-cache"]) == 0
+    capsys.readouterr()
+
+
+def expected_612_vs_btf(root_612: str, run: dict | None = None
+                        ) -> set[tuple[str, str, str, int | None, int | None]]:
+    """(enum, kind, name, catalogue, runtime) from gcc's 6.12 values and the raw JSON."""
+    res = oracle.compiler_enums(root_612)
+    run = run or btf_enums()
+    out = set()
+    for enum in ("skb_drop_reason", "skb_drop_reason_subsys"):
+        e = res.enum(enum)
+        cat = {n: v for n, v in zip(e.enumerators, e.values) if n not in BOUNDS}
+        rt = {n: v for n, v in run[enum].items() if n not in BOUNDS}
+        for n in cat.keys() - rt.keys():
+            out.add((enum, "missing", n, cat[n], None))
+        for n in rt.keys() - cat.keys():
+            out.add((enum, "extra", n, None, rt[n]))
+        for n in cat.keys() & rt.keys():
+            if cat[n] != rt[n]:
+                out.add((enum, "value", n, cat[n], rt[n]))
+    return out
+
+
+@pytest.mark.realtree
+def test_612_against_the_running_kernel_btf(analysis_612, root_612, capsys, tmp_path):
+    res = verify(analysis_612, "debian:6.12", btf=BTF)
+    got = {(m.enum, m.kind, m.name, m.catalogue, m.runtime) for m in res.mismatches}
+    # a handful read by hand (see the module docstring)
+    assert ("skb_drop_reason", "extra", "SKB_DROP_REASON_UNIX_DISCONNECT", None, 7) in got
+    assert ("skb_drop_reason", "value", "SKB_DROP_REASON_UNIX_SKIP_OOB", 7, 8) in got
+    assert ("skb_drop_reason", "value", "SKB_DROP_REASON_NETFILTER_DROP", 11, 12) in got
+    assert ("skb_drop_reason", "missing", "SKB_DROP_REASON_SKB_BAD_GSO", 67, None) in got
+    assert ("skb_drop_reason_subsys", "missing", "SKB_DROP_REASON_SUBSYS_MAC80211_MONITOR",
+            2, None) in got
+    assert ("skb_drop_reason_subsys", "value", "SKB_DROP_REASON_SUBSYS_OPENVSWITCH", 3, 2) in got
+    # and all of them, as an independent comparison finds them
+    assert got == expected_612_vs_btf(root_612)
+    saved = tmp_path / "a612.json"          # the CLI on the saved analysis: no second scan
+    saved.write_text(analysis_612.to_json())
+    assert cli.main(["verify", str(saved), "--btf", BTF]) == 1
+    out = capsys.readouterr().out
+    assert "value    skb_drop_reason: SKB_DROP_REASON_NETFILTER_DROP = 11 in the catalogue, " \
+           "12 in the running kernel (+1)" in out
+
+
+@pytest.mark.realtree
+def test_612_against_the_running_kernel_tracepoint(analysis_612, root_612):
+    res = verify(analysis_612, "debian:6.12", tracefs_format=FORMAT)
+    got = {(m.kind, m.name, m.catalogue, m.runtime) for m in res.mismatches}
+    assert ("extra", "UNIX_DISCONNECT", None, 7) in got
+    assert ("value", "NETFILTER_DROP", 11, 12) in got
+    assert ("missing", "SKB_BAD_GSO", 67, None) in got
+    # the same core differences as BTF shows, by short name; the tracepoint has no
+    # NOT_DROPPED_YET / CONSUMED (declared before the X-macro list) and no subsystems
+    core = {(k, n[len("SKB_DROP_REASON_"):], c, r) for e, k, n, c, r in expected_612_vs_btf(root_612)
+            if e == "skb_drop_reason"}
+    assert got == core
+
+
+def _live_kernel_is_the_captured_one() -> bool:
+    with open(os.path.join(RUNTIME, "kernel-version.txt"), encoding="utf-8") as f:
+        captured = f.read().strip()
+    return os.uname().release == captured and os.access("/sys/kernel/btf/vmlinux", os.R_OK)
+
+
+@pytest.mark.skipif(not _live_kernel_is_the_captured_one(),
+                    reason="not running the kernel captured in tests/data/runtime-6.18")
+def test_618_catalogue_matches_the_live_raw_btf(analysis_618):
+    """The raw blob (read through bpftool), not the saved JSON: the same zero mismatches."""
+    res = verify(analysis_618, TREE_618, btf="/sys/kernel/btf/vmlinux")
+    assert res.mismatches == () and res.compared == 128 + 3
+
+
+LIVE = "/sys/kernel/btf/vmlinux"
+
+
+def _live_enums() -> dict[str, dict[str, int]]:
+    """The running kernel's enums, as bpftool dumps them, read with the json module."""
+    import shutil
+    import subprocess
+    exe = shutil.which("bpftool")
+    assert exe, "bpftool missing (the Makefile installs it)"
+    doc = json.loads(subprocess.run([exe, "btf", "dump", "file", LIVE, "-j"], check=True,
+                                    capture_output=True, text=True).stdout)
+    return {t["name"]: {v["name"]: v["val"] for v in t.get("values", [])}
+            for t in doc["types"] if t["kind"] in ("ENUM", "ENUM64") and t.get("name")}
+
+
+@pytest.mark.realtree
+@pytest.mark.skipif(not os.access(LIVE, os.R_OK), reason=f"{LIVE} absent: no BTF of a running kernel")
+def test_612_against_this_machines_kernel(analysis_612, root_612):
+    """Any Linux with BTF: verify Debian 6.12's catalogue against the running kernel's raw
+    BTF (read through bpftool by skbdrop) and compare with an independent comparison of
+    gcc's 6.12 values and bpftool's JSON of the same BTF."""
+    live = _live_enums()
+    if "skb_drop_reason" not in live:
+        pytest.skip(f"the running kernel ({os.uname().release}) has no enum skb_drop_reason")
+    res = verify(analysis_612, "debian:6.12", btf=LIVE)
+    got = {(m.enum, m.kind, m.name, m.catalogue, m.runtime) for m in res.mismatches}
+    assert got == expected_612_vs_btf(root_612, live)
+    assert res.compared > 60

@@ -1,0 +1,23 @@
+"""Code the tests share, importable from every folder of tests/ as ``helpers``
+(pyproject: ``[tool.pytest.ini_options] pythonpath = ["tests"]``; the tools in tests/tools
+and bench/ put tests/ on sys.path themselves).
+
+    oracle          gcc's values of a tree's drop-reason enums (independent of the scanner)
+    browser         headless Debian chromium for the report tests
+    report_walk     the walk through one kernel's report in chromium (fixture and 6.12)
+    report_fixture  the hand-made Analysis of tests/fixtures/report/ and build()
+    explain_fixture the hand-made 6.12 Analysis the explain tests and bench_explain use
+    counts          the report's totals counted from an analysis's sites (README rules)
+
+A test module imports shared code from here; a real-tree test may also import the
+expectations of its hand-made twin in the same folder (``from test_header import …``:
+pytest puts each test file's folder on sys.path, and test basenames are unique).
+"""
+from __future__ import annotations
+
+import os
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # tests/
+REPO = os.path.dirname(TESTS)
+DATA = os.path.join(TESTS, "data")
+FIXTURES = os.path.join(TESTS, "fixtures")
