@@ -3,7 +3,7 @@ outside the source tree (cwd /).
 
 The wheel is built offline from a copy of the package sources (`pip wheel --no-deps
 --no-build-isolation --no-index`), installed with `--no-deps --no-index` into a fresh venv;
-the dependencies (tree-sitter, jinja2, networkx, …) come from the project venv through a
+the dependencies (tree-sitter, jinja2, msgspec, …) come from the project venv through a
 .pth line, so nothing is downloaded and the source tree is not on the path.
 """
 from __future__ import annotations

@@ -13,7 +13,7 @@ from analyzer.source import btf
 from analyzer.commands.header import PREFIX, catalogue, render
 from analyzer.pipeline import scan
 
-from helpers import TESTS
+from helpers import TESTS, live_kernel
 
 TREE_618 = os.path.join(TESTS, "fixtures", "layouts", "6.18")
 RUNTIME = os.path.join(TESTS, "data", "runtime-6.18")
@@ -21,12 +21,9 @@ VMLINUX = "/sys/kernel/btf/vmlinux"
 
 
 def _ready() -> str | None:
-    with open(os.path.join(RUNTIME, "kernel-version.txt"), encoding="utf-8") as f:
-        captured = f.read().strip()
-    if os.uname().release != captured:
-        return f"not running {captured}, the kernel of the 6.18 fixture"
-    if not os.access(VMLINUX, os.R_OK):
-        return f"{VMLINUX} not readable"
+    why = live_kernel.differs_from_capture()
+    if why:
+        return why
     if not shutil.which("clang"):
         return "clang not installed"
     if not shutil.which("bpftool") and not any(os.access(p, os.X_OK) for p in btf.BPFTOOL_FALLBACKS):

@@ -23,7 +23,7 @@ from analyzer import cli
 from analyzer.pipeline import load_analysis
 from analyzer.commands.verify import verify
 
-from helpers import TESTS, oracle
+from helpers import TESTS, live_kernel, oracle
 
 RUNTIME = os.path.join(TESTS, "data", "runtime-6.18")
 BTF = os.path.join(RUNTIME, "btf-drop-reasons.json")
@@ -120,14 +120,8 @@ def test_612_against_the_running_kernel_tracepoint(analysis_612, root_612):
     assert got == core
 
 
-def _live_kernel_is_the_captured_one() -> bool:
-    with open(os.path.join(RUNTIME, "kernel-version.txt"), encoding="utf-8") as f:
-        captured = f.read().strip()
-    return os.uname().release == captured and os.access("/sys/kernel/btf/vmlinux", os.R_OK)
-
-
-@pytest.mark.skipif(not _live_kernel_is_the_captured_one(),
-                    reason="not running the kernel captured in tests/data/runtime-6.18")
+@pytest.mark.skipif(live_kernel.differs_from_capture() is not None,
+                    reason=str(live_kernel.differs_from_capture()))
 def test_618_catalogue_matches_the_live_raw_btf(analysis_618):
     """The raw blob (read through bpftool), not the saved JSON: the same zero mismatches."""
     res = verify(analysis_618, TREE_618, btf="/sys/kernel/btf/vmlinux")
