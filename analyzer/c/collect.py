@@ -16,7 +16,8 @@ from dataclasses import replace
 from analyzer.c.extract import extract
 from analyzer.c.facts import FileFacts, SkipFile
 from analyzer.errors import InputError
-from analyzer.source.cache import FactsCache, content_key, usable_root
+from analyzer.source.cache import FactsCache, content_key, decode_facts, encode_facts, usable_root
+from analyzer.source.codec import BadEntry
 from analyzer.source.manifest import Manifest, stat_key
 from analyzer.source.tree import Tree, worth_keeping
 
@@ -40,9 +41,11 @@ class Facts(dict):
 
 def _work(item: tuple[str, bytes | None, str | None, str | None]):
     """In a worker: read (if needed), judge, hash, look up or parse and cache one file.
-    Returns (path, key, facts or None, error or None, stat or None, parsed now);
-    key "" means not worth parsing. The stat is taken on the open file before reading
-    (the manifest records what was read, never a later version)."""
+    Returns (path, key, facts entry or None, error or None, stat or None, parsed now):
+    the facts as a cache entry's bytes (source/cache.encode_facts), decoded by the scan
+    (an entry taken from the cache is checked there); key "" means not worth parsing.
+    The stat is taken on the open file before reading (the manifest records what was
+    read, never a later version)."""
     path, data, full, cache_root = item
     st = None
     try:
@@ -55,18 +58,39 @@ def _work(item: tuple[str, bytes | None, str | None, str | None]):
             return path, "", None, None, st, False
         key = content_key(data)
         cache = FactsCache(cache_root)
-        hit = cache.get(key)
+        hit = cache.get_entry(key)
         if hit is not None:
             return path, key, hit, None, st, False
-        facts = extract(path, data)
-        cache.put(key, facts)
-        return path, key, facts, None, st, True
+        entry = encode_facts(key, extract(path, data))
+        cache.put_entry(key, entry)
+        return path, key, entry, None, st, True
     except SkipFile as e:
         return path, "", None, str(e), None, False
     except OSError as e:
         return path, "", None, f"unreadable: {e.strerror or e}", None, False
     except RecursionError:
         return path, "", None, "too deeply nested for the parser", None, False
+
+
+def _facts_of(path: str, key: str, entry: bytes, parsed: bool, read, cache: FactsCache
+              ) -> FileFacts | None:
+    """The FileFacts of a worker's ENTRY. An entry taken from the cache that does not
+    decode (corrupt, foreign) is a miss: the file is read again (READ(path)), parsed here
+    and its entry replaced; None if it cannot be read now."""
+    try:
+        return decode_facts(key, entry)
+    except (BadEntry, RecursionError):
+        if parsed:
+            raise                      # made just now by this code: a bug, not a miss
+    try:
+        data = read(path)
+    except (InputError, OSError):
+        return None
+    if content_key(data) != key:
+        return None
+    facts = extract(path, data)
+    cache.put(key, facts)
+    return facts
 
 
 def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True,
@@ -83,6 +107,10 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
     manifest = Manifest.load(tree, root) if root else None
     out = Facts()
     overrides = dict(overrides or {})
+    given = dict(overrides)
+
+    def read(path: str) -> bytes:
+        return given[path] if path in given else tree.read(path)
     jobs = jobs or os.cpu_count() or 1
     # workers ignore Ctrl-C: the main process stops them (no traceback from each of them)
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint) if jobs > 1 else None
@@ -126,7 +154,7 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
             results = fut.result()
             if bar is not None:
                 bar.update(len(results))
-            for path, key, facts, err, st, parsed in results:
+            for path, key, entry, err, st, parsed in results:
                 if err is not None:
                     out.skipped[path] = err
                     keys = out.keys = None
@@ -135,6 +163,7 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
                     keys[path] = key
                 if manifest is not None and path in fulls:
                     manifest.record(path, st, key)
+                facts = None if entry is None else _facts_of(path, key, entry, parsed, read, cache)
                 if facts is not None:
                     if parsed:
                         out.parsed += 1
@@ -210,7 +239,9 @@ class FactsOf:
         out: dict[str, FileFacts] = {}
         root = self.cache.root and os.path.dirname(self.cache.root)
         for path in sorted(files):
-            path, _key, facts, _err, _st, _parsed = _work((path, files[path], None, root))
+            path, key, entry, _err, _st, parsed = _work((path, files[path], None, root))
+            facts = None if entry is None else _facts_of(path, key, entry, parsed, files.__getitem__,
+                                                         self.cache)
             if facts is not None:
                 out[path] = facts if facts.path == path else _repath(facts, path)
         return out

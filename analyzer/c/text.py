@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from functools import lru_cache
 
 from analyzer.c.facts import MacroCall, MacroFact
 
@@ -149,22 +150,38 @@ _PASTE_KEEP = re.compile(r"SKB_|DROP|reason")
 def function_macros(text: str):
     """(line, name, params, body) of every function-like `#define`, continuation lines
     joined, the body as written (comments kept), in file order."""
+    return iter(_function_macros(text))
+
+
+@lru_cache(maxsize=2)
+def _function_macros(text: str) -> tuple[tuple[int, str, tuple[str, ...], str], ...]:
+    # computed once per file (macro_facts and statement_macros both ask), visiting only
+    # the lines that hold "define"
+    if "define" not in text:
+        return ()
     lines = text.split("\n")
-    i = 0
-    while i < len(lines):
-        ln = lines[i]
-        if "define" in ln:
-            m = _DEFINE.match(ln)
-            if m:
-                start = i
-                body = m.group(3)
-                while body.endswith("\\") and i + 1 < len(lines):
-                    i += 1
-                    body = body[:-1] + " " + lines[i]
-                if m.group(2) is not None:
-                    params = tuple(p.strip() for p in m.group(2)[1:-1].split(",") if p.strip())
-                    yield start + 1, m.group(1), params, body
-        i += 1
+    out = []
+    line, last, next_line = 0, 0, 0
+    for m in _DEFINE_WORD.finditer(text):
+        line += text.count("\n", last, m.start())
+        last = m.start()
+        if line < next_line:
+            continue                       # a second "define" on a line, or a continuation
+        i = line
+        dm = _DEFINE.match(lines[i])
+        if dm:
+            body = dm.group(3)
+            while body.endswith("\\") and i + 1 < len(lines):
+                i += 1
+                body = body[:-1] + " " + lines[i]
+            if dm.group(2) is not None:
+                params = tuple(p.strip() for p in dm.group(2)[1:-1].split(",") if p.strip())
+                out.append((line + 1, dm.group(1), params, body))
+        next_line = i + 1
+    return tuple(out)
+
+
+_DEFINE_WORD = re.compile("define")
 
 
 def macro_facts(text: str) -> list[MacroFact]:
