@@ -11,6 +11,7 @@ from contextlib import contextmanager
 _on = False
 _stack: list[str] = []
 _times: dict[str, float] = {}
+_counts: dict[str, int] = {}
 
 
 def enable() -> None:
@@ -34,9 +35,17 @@ def stage(name: str):
         _stack.pop()
 
 
+def count(name: str, n: int) -> None:
+    """A number worth printing with the stages (files parsed, taken from the cache …)."""
+    if _on:
+        _counts[name] = _counts.get(name, 0) + n
+
+
 def report(out=None) -> None:
     """One line per stage, in the order the stages began."""
     out = out or sys.stderr
     for key, t in _times.items():
         depth = key.count("/")
         out.write(f"skbdrop: stage {'  ' * depth}{key.rsplit('/', 1)[-1]:<{24 - 2 * depth}} {t:7.2f} s\n")
+    for name, n in _counts.items():
+        out.write(f"skbdrop: count {name:<24} {n:7d}\n")

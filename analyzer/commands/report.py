@@ -20,6 +20,7 @@ import os
 import posixpath
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -297,9 +298,82 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
                 if len(tree.order) > 1 else []
             dots.append(to_dot(rv.reason.short, gnodes, gedges))
             plan["dot_index"] = len(dots) - 1
+    # functions ----------------------------------------------------------------------
+    frag_memo: dict[str, tuple[str | None, str]] = {}
+
+    def frag(c: str) -> tuple[str | None, str]:
+        """A caller's list item, less the page-relative part of its link."""
+        f = frag_memo.get(c)
+        if f is None:
+            u = node_url(c)
+            inner = str(escape(node_label(c))) + ("</a>" if u else "")
+            if ":" in c and c in nodes:
+                inner += f' <span class="muted">({escape(nodes[c].file)})</span>'
+            if is_pointer(c):
+                inner += ' <span class="tag ptr">called through a function pointer</span>'
+            elif entry(c):
+                inner += ' <span class="tag entry">entry point</span>'
+            f = frag_memo[c] = (u, inner)
+        return f
+
+    def function_pages() -> None:
+        for key, fv in v.functions.items():
+            tree = g.callers_tree([key], CALLER_CAP) if key in g else None
+            kids: dict[str, list[str]] = {}
+            if tree:
+                for n in tree.order[1:]:
+                    kids.setdefault(tree.parent[n], []).append(n)
+            entries = [n for n in (tree.order[1:] if tree else []) if entry(n)]
+            fam = sorted({s.callee for s in fv.sites})
+            drop_callees = []
+            if key in g:
+                drop_callees = sorted(c for c in g.successors(key)
+                                      if c in v.functions and c != key)
+            ctx = Ctx(kroot + fv.page, kroot)
+            callers = _caller_tree_html(key, kids, ctx, frag) if tree else Markup("")
+            w.page("function.html", kroot + fv.page, **base, **helpers, fn=fv, tree=tree,
+                   callers=callers, entries=entries, fam=fam, drop_callees=drop_callees)
+
+    # the function pages (the most) are written by a forked child while this process
+    # writes the others: the child shares everything computed so far, copy-on-write
+    # (and a share of the file pages: the two halves then take about as long)
+    child = None
+    files = list(v.files)
+    mine, theirs = files, []
+    if len(v.functions) >= FORK_PAGES and hasattr(os, "fork"):
+        mine, theirs = [p for i, p in enumerate(files) if i % SHARE], files[::SHARE]
+
+        def child_pages() -> None:
+            function_pages()
+            _file_pages(w, v, a, kroot, source, base, helpers, theirs)
+        child = _fork(w, child_pages)
+    try:
+        _other_pages(w, v, a, kroot, source, base, helpers, plans, dots, mine)
+    except BaseException:
+        if child is not None:
+            _stop_child(child[0])
+            os.close(child[1])
+        raise
+    if child is None:
+        function_pages()
+    else:
+        _join(child, w)
+    _search_index(w, v, a, kroot)
+
+
+def _other_pages(w: Writer, v: KernelView, a, kroot: str, source, base: dict, helpers: dict,
+                 plans: list[dict], dots: list, files: list[str]) -> None:
+    """The pages of FILES and the reason pages of one kernel (the reason graphs laid out
+    meanwhile)."""
     pool = ThreadPoolExecutor(max_workers=1)
     dot_job = pool.submit(render_many, dots)
+    _file_pages(w, v, a, kroot, source, base, helpers, files)
+    _reason_pages(w, kroot, base, helpers, plans, dot_job)
+    pool.shutdown()
 
+
+def _file_pages(w: Writer, v: KernelView, a, kroot: str, source, base: dict, helpers: dict,
+                files: list[str]) -> None:
     # anchors: lines other pages link to (sites, and definitions of graph nodes)
     anchors: dict[str, set[int]] = {}
     for n in a.callgraph.nodes:
@@ -311,7 +385,8 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
 
     env = w.env
     note_tpl = env.get_template("_site_note.html")
-    for path, fv in v.files.items():
+    for path in files:
+        fv = v.files[path]
         notes_by_line: dict[int, list[str]] = {}
         worst: dict[int, str] = {}
         for s in fv.sites:
@@ -339,51 +414,20 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
         w.page("file.html", kroot + fv.page, **base, **helpers, f=fv, body=body,
                full=full, stale=stale, chain=dchain, fns=fns)
 
-    # functions ----------------------------------------------------------------------
-    frag_memo: dict[str, tuple[str | None, str]] = {}
 
-    def frag(c: str) -> tuple[str | None, str]:
-        """A caller's list item, less the page-relative part of its link."""
-        f = frag_memo.get(c)
-        if f is None:
-            u = node_url(c)
-            inner = str(escape(node_label(c))) + ("</a>" if u else "")
-            if ":" in c and c in nodes:
-                inner += f' <span class="muted">({escape(nodes[c].file)})</span>'
-            if is_pointer(c):
-                inner += ' <span class="tag ptr">called through a function pointer</span>'
-            elif entry(c):
-                inner += ' <span class="tag entry">entry point</span>'
-            f = frag_memo[c] = (u, inner)
-        return f
 
-    for key, fv in v.functions.items():
-        tree = g.callers_tree([key], CALLER_CAP) if key in g else None
-        kids: dict[str, list[str]] = {}
-        if tree:
-            for n in tree.order[1:]:
-                kids.setdefault(tree.parent[n], []).append(n)
-        entries = [n for n in (tree.order[1:] if tree else []) if entry(n)]
-        fam = sorted({s.callee for s in fv.sites})
-        drop_callees = []
-        if key in g:
-            drop_callees = sorted(c for c in g.successors(key)
-                                  if c in v.functions and c != key)
-        ctx = Ctx(kroot + fv.page, kroot)
-        callers = _caller_tree_html(key, kids, ctx, frag) if tree else Markup("")
-        w.page("function.html", kroot + fv.page, **base, **helpers, fn=fv, tree=tree,
-               callers=callers, entries=entries, fam=fam, drop_callees=drop_callees)
-
-    # reasons --------------------------------------------------------------------------
+def _reason_pages(w: Writer, kroot: str, base: dict, helpers: dict, plans: list[dict],
+                  dot_job) -> None:
     svgs = dot_job.result()
-    pool.shutdown()
     for plan in plans:
         if "dot_index" in plan:
             plan["svg"] = svgs[plan["dot_index"]]
         rv = plan["rv"]
         w.page("reason.html", kroot + rv.page, **base, **helpers, **plan)
 
-    # search index --------------------------------------------------------------------
+
+
+def _search_index(w: Writer, v: KernelView, a, kroot: str) -> None:
     entries = []
     for path, fv in v.files.items():
         entries.append(["file", path, fv.counts.coverage_pct, fv.page])
@@ -396,6 +440,70 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
           json.dumps({"version": a.kernel.version, "entries": entries},
                      ensure_ascii=True, separators=(",", ":")) + ";\n")
     w.write(kroot + "search.js", js.encode("utf-8"))
+
+
+FORK_PAGES = 1000        # function pages from which a second process writes them
+SHARE = 4                # the child also writes every SHARE-th file page (balance)
+
+
+def _fork(w: Writer, job) -> tuple[int, int]:
+    """Run JOB (which writes pages through W) in a forked child; (pid, read end of the
+    pipe on which the child reports its pages and bytes, or an error)."""
+    r, wr = os.pipe()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:                                    # the child: JOB, one line, gone
+        code = 1
+        try:
+            os.close(r)
+            w.progress = None
+            pages, size = w.pages, w.bytes
+            job()
+            os.write(wr, f"ok {w.pages - pages} {w.bytes - size}".encode())
+            code = 0
+        except BaseException as e:                  # noqa: BLE001 - reported to the parent
+            try:
+                os.write(wr, f"error {type(e).__name__}: {e}".encode()[:4000])
+            except OSError:
+                pass
+        finally:
+            os._exit(code)
+    os.close(wr)
+    return pid, r
+
+
+def _join(child: tuple[int, int], w: Writer) -> None:
+    """Wait for the child of _fork and count its pages; its failure is this one's."""
+    pid, r = child
+    try:
+        chunks = []
+        while True:
+            b = os.read(r, 65536)
+            if not b:
+                break
+            chunks.append(b)
+        _pid, status = os.waitpid(pid, 0)
+    except BaseException:
+        _stop_child(pid)
+        raise
+    finally:
+        os.close(r)
+    msg = b"".join(chunks).decode("utf-8", "replace")
+    if os.waitstatus_to_exitcode(status) != 0 or not msg.startswith("ok "):
+        raise RuntimeError(f"the process writing the function pages failed: {msg or status}")
+    _ok, pages, size = msg.split()
+    w.pages += int(pages)
+    w.bytes += int(size)
+    if w.progress is not None:
+        w.progress.update(int(pages))
+
+
+def _stop_child(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+    except (OSError, ChildProcessError):
+        pass
 
 
 def _caller_tree_html(root: str, kids: dict[str, list[str]], ctx: Ctx, frag) -> Markup:
