@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import os
-from array import array
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping
@@ -41,49 +40,44 @@ REASON_PREFIX = "SKB_DROP_REASON_"
 
 
 class NameIndex:
-    """name -> files, kept as one sorted text and the offsets of its lines: a check looks
-    up a handful of names, so loading must cost nothing (a dict of 100,000 names takes
-    most of a second to unpickle)."""
+    """name -> files, kept as one text of sorted lines `NAME<TAB>FILE<NUL>FILE…` and
+    searched in place (a binary search over the text, as look(1) does): loading costs
+    nothing, where a dict of 100,000 names takes most of a second to unpickle and even
+    the line offsets took 0.06 s to rebuild."""
 
     def __init__(self, mapping: Mapping[str, Iterable[str]]):
-        lines = [k + "\t" + "\0".join(sorted(v)) for k, v in sorted(mapping.items())]
-        self.text = "\n".join(lines)
-        self.starts = array("q")
-        pos = 0
-        for ln in lines:
-            self.starts.append(pos)
-            pos += len(ln) + 1
+        self.text = "\n".join(k + "\t" + "\0".join(sorted(v)) for k, v in sorted(mapping.items()))
 
     @classmethod
     def from_text(cls, text: str) -> "NameIndex":
-        """The index of TEXT (as kept in the cache): the offsets are computed again."""
+        """The index of TEXT (as kept in the cache)."""
+        if text and text.count("\t") < text.count("\n") + 1:
+            raise codec.BadEntry("name index line without a tab")
         self = cls.__new__(cls)
-        self.text, self.starts = text, array("q")
-        pos = 0
-        for ln in text.split("\n") if text else ():
-            if "\t" not in ln:
-                raise codec.BadEntry("name index line without a tab")
-            self.starts.append(pos)
-            pos += len(ln) + 1
+        self.text = text
         return self
 
-    def _key(self, i: int) -> str:
-        start = self.starts[i]
-        return self.text[start:self.text.index("\t", start)]
-
     def get(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        lo, hi = 0, len(self.starts)
+        t = self.text
+        # LO is always the start of a line; every line before it has a key < NAME
+        lo, hi = 0, len(t)
         while lo < hi:
             mid = (lo + hi) // 2
-            if self._key(mid) < name:
-                lo = mid + 1
+            start = t.rfind("\n", lo, mid)
+            start = lo if start < 0 else start + 1      # the line holding MID
+            tab = t.find("\t", start)
+            if t[start:tab] < name:
+                end = t.find("\n", start)
+                lo = len(t) + 1 if end < 0 else end + 1
             else:
-                hi = mid
-        if lo == len(self.starts) or self._key(lo) != name:
+                hi = start
+        if lo >= len(t):
             return default
-        start = self.starts[lo] + len(name) + 1
-        end = self.text.find("\n", start)
-        files = self.text[start:end if end >= 0 else len(self.text)]
+        tab = t.find("\t", lo)
+        if t[lo:tab] != name:
+            return default
+        end = t.find("\n", tab)
+        files = t[tab + 1:end if end >= 0 else len(t)]
         return tuple(files.split("\0")) if files else ()
 
 
