@@ -127,7 +127,18 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
     def flush():
         if chunk:
             work = list(chunk)
-            pending.append(pool.submit(_work_chunk, work) if pool else _Done(_work_chunk(work)))
+            if pool is None:
+                pending.append(_Done(_work_chunk(work)))
+            elif pending:
+                pending.append(pool.submit(_work_chunk, work))
+            else:
+                # the first submit forks the workers: Ctrl-C is held off until all are
+                # forked and known to the pool, so that _stop can end every one of them
+                held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+                try:
+                    pending.append(pool.submit(_work_chunk, work))
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
             chunk.clear()
     try:
         keys = out.keys = {} if manifest is not None and not overrides else None

@@ -131,7 +131,6 @@ def test_link_index_round_trips(tree):
     back = _index_from_data(json.loads(json.dumps(_index_to_data(ix))))
     for name in ("defs", "callers", "mentions"):
         assert getattr(back, name).text == getattr(ix, name).text
-        assert list(getattr(back, name).starts) == list(getattr(ix, name).starts)
     assert (back.catalogue, back.family, back.skipped, back.scanned) == \
         (ix.catalogue, ix.family, ix.skipped, ix.scanned)
     assert back.defs.get("idiom_constant") == ix.defs.get("idiom_constant") != ()
