@@ -159,6 +159,7 @@ def _scan(tree: Tree, jobs, use_cache, progress) -> tuple[Analysis, dict[str, st
         facts = collect_facts(tree, jobs=jobs, use_cache=use_cache, progress=progress)
     timing.count("files", facts.scanned)
     timing.count("files parsed now", facts.parsed)
+    timing.count("bytes parsed now", facts.parsed_bytes)
     timing.count("files from facts cache", facts.cached)
     with timing.stage("link"):
         a = link(facts, KernelInfo(version=tree.version, source=tree.source, layout=""),

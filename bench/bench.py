@@ -189,12 +189,15 @@ def main() -> int:
                 t, cpu_s, err_s = run([PY, "-m", "analyzer.cli", "scan", sub, "-o",
                                        os.path.join(work, "s.json"), "--timings"],
                                       dict(os.environ, SKBDROP_CACHE=subcache))
+                cs = counts(err_s)
                 rows.append(("+".join(parts) + "/", files, size, t, cpu_s,
-                             counts(err_s).get("files parsed now", 0)))
-            rows.append(("whole tree", nfiles, nbytes, cold, cpu, c.get("files parsed now", 0)))
-            for name, files, size, t, cpu_s, parsed in rows:
-                print(f"  {name:<22} {files:7,} files {size / 1e6:7.0f} MB {parsed:6,} parsed  "
-                      f"{t:6.1f} s  {cpu_s:6.1f} s CPU  {cpu_s / (size / 1e9):5.1f} CPU s/GB")
+                             cs.get("files parsed now", 0), cs.get("bytes parsed now", 0)))
+            rows.append(("whole tree", nfiles, nbytes, cold, cpu, c.get("files parsed now", 0),
+                         c.get("bytes parsed now", 0)))
+            for name, files, size, t, cpu_s, parsed, pbytes in rows:
+                print(f"  {name:<22} {files:7,} files {size / 1e6:6.0f} MB; parsed {parsed:6,} "
+                      f"files {pbytes / 1e6:5.0f} MB: {t:6.1f} s, {cpu_s:6.1f} s CPU, "
+                      f"{cpu_s / (pbytes / 1e6) if pbytes else 0:.2f} CPU s per parsed MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -34,13 +34,15 @@ class Facts(dict):
         self.skipped: dict[str, str] = {}
         self.scanned = 0
         self.parsed = 0
+        self.parsed_bytes = 0
         self.cached = 0
         self.keys: dict[str, str] | None = {}
 
 
 def _work(item: tuple[str, bytes | None, str | None, str | None]):
     """In a worker: read (if needed), judge, hash, look up or parse and cache one file.
-    Returns (path, key, facts entry or None, error or None, stat or None, parsed now):
+    Returns (path, key, facts entry or None, error or None, stat or None, bytes parsed
+    now, 0 if none):
     the facts as a cache entry's bytes (source/cache.encode_facts), decoded by the scan
     (an entry taken from the cache is checked there); key "" means not worth parsing.
     The stat is taken on the open file before reading (the manifest records what was
@@ -54,24 +56,24 @@ def _work(item: tuple[str, bytes | None, str | None, str | None]):
                 st = stat_key(os.fstat(f.fileno()))
                 data = f.read()
         if not worth_keeping(data):
-            return path, "", None, None, st, False
+            return path, "", None, None, st, 0
         key = content_key(data)
         cache = FactsCache(cache_root)
         hit = cache.get_entry(key)
         if hit is not None:
-            return path, key, hit, None, st, False
+            return path, key, hit, None, st, 0
         entry = encode_facts(key, extract(path, data))
         cache.put_entry(key, entry)
-        return path, key, entry, None, st, True
+        return path, key, entry, None, st, len(data)
     except SkipFile as e:
-        return path, "", None, str(e), None, False
+        return path, "", None, str(e), None, 0
     except OSError as e:
-        return path, "", None, f"unreadable: {e.strerror or e}", None, False
+        return path, "", None, f"unreadable: {e.strerror or e}", None, 0
     except RecursionError:
-        return path, "", None, "too deeply nested for the parser", None, False
+        return path, "", None, "too deeply nested for the parser", None, 0
 
 
-def _facts_of(path: str, key: str, entry: bytes, parsed: bool, read, cache: FactsCache
+def _facts_of(path: str, key: str, entry: bytes, parsed: int, read, cache: FactsCache
               ) -> FileFacts | None:
     """The FileFacts of a worker's ENTRY. An entry taken from the cache that does not
     decode (corrupt, foreign) is a miss: the file is read again (READ(path)), parsed here
@@ -181,6 +183,7 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
                 if facts is not None:
                     if parsed:
                         out.parsed += 1
+                        out.parsed_bytes += parsed
                     else:
                         out.cached += 1
                     out[path] = facts if facts.path == path else _repath(facts, path)
