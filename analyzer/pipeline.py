@@ -161,14 +161,22 @@ def _scan(tree: Tree, jobs, use_cache, progress) -> tuple[Analysis, dict[str, st
     timing.count("files parsed now", facts.parsed)
     timing.count("bytes parsed now", facts.parsed_bytes)
     timing.count("files from facts cache", facts.cached)
-    with timing.stage("link"):
-        a = link(facts, KernelInfo(version=tree.version, source=tree.source, layout=""),
-                 skipped=facts.skipped, scanned=max(facts.scanned, getattr(tree, "count", 0)))
-    if use_cache:
-        with timing.stage("check index"):
-            prepare_index(tree, facts)
-    with timing.stage("source lines"):
-        return _with_source_lines(a, tree), facts.keys
+    # check's link index is built by a forked child meanwhile (the workers are gone)
+    job = prepare_index(tree, facts, background=True) if use_cache else None
+    try:
+        with timing.stage("link"):
+            a = link(facts, KernelInfo(version=tree.version, source=tree.source, layout=""),
+                     skipped=facts.skipped, scanned=max(facts.scanned, getattr(tree, "count", 0)))
+        with timing.stage("source lines"):
+            a = _with_source_lines(a, tree)
+    except BaseException:
+        if job is not None:
+            job.stop()
+        raise
+    if job is not None:
+        with timing.stage("check index (wait)"):
+            job.wait()
+    return a, facts.keys
 
 
 def _with_source_lines(a: Analysis, tree: Tree) -> Analysis:

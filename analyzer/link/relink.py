@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping
@@ -178,14 +180,51 @@ def index_path(tree: Tree, use_cache: bool = True) -> tuple[str, str] | None:
     return os.path.join(root, f"link-index-{code_version('analysis')}", f"{fp}.json"), fp
 
 
-def prepare_index(tree: Tree, facts: Facts) -> None:
+def prepare_index(tree: Tree, facts: Facts, *, background: bool = False) -> "IndexJob | None":
     """Keep the link index of TREE in the cache if it is not there (scan calls this with
     the facts it has loaded anyway, so that the first `check` of the tree does not load
-    them all again: 1.5 s here instead of 4 s there)."""
+    them all again: 1.3 s here instead of 4 s there). BACKGROUND: in a forked child while
+    the caller links (the caller must be single-threaded); the caller waits for it (or
+    stops it) with the returned job."""
     where = index_path(tree)
     if where is None or os.path.exists(where[0]):
-        return
-    _save_index(where[0], where[1], build_index(facts))
+        return None
+    if not background or not hasattr(os, "fork") or threading.active_count() > 1:
+        _save_index(where[0], where[1], build_index(facts))
+        return None
+    pid = os.fork()
+    if pid == 0:                              # the child: build, keep, go
+        code = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent stops it
+            _save_index(where[0], where[1], build_index(facts))
+            code = 0
+        finally:
+            os._exit(code)
+    return IndexJob(pid)
+
+
+class IndexJob:
+    """The child of prepare_index(background=True). An index it did not keep is only a
+    cost (the first check builds it), so its failure is not the caller's."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def wait(self) -> None:
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+    def stop(self) -> None:
+        """Interrupted: end the child now (a cache entry being written is removed: the
+        cache's writes hold SIGTERM off until the file is whole or gone)."""
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        self.wait()
 
 
 def _save_index(path: str, fp: str, ix: "LinkIndex") -> None:
