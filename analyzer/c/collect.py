@@ -166,8 +166,9 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
             if len(chunk) >= 32:
                 flush()
         flush()
-        for fut in pending:
+        for i, fut in enumerate(pending):
             results = fut.result()
+            pending[i] = None             # its entries' bytes are not kept once decoded
             if bar is not None:
                 bar.update(len(results))
             for path, key, entry, err, st, parsed in results:
