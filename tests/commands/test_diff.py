@@ -18,23 +18,11 @@ Expectations, read off the two files:
 from __future__ import annotations
 
 import json
-import os
 
 from analyzer import cli
 from analyzer.commands.diff import diff, fails, to_dict, to_text
-from analyzer.model import Analysis
 
-from helpers import TESTS
-
-DATA = os.path.join(TESTS, "data", "diff")
-NEW = os.path.join(DATA, "new.json")
-OLD = os.path.join(DATA, "old.json")
-NOCAT = os.path.join(DATA, "nocatalogue.json")
-
-
-def load(path: str) -> Analysis:
-    with open(path, encoding="utf-8") as f:
-        return Analysis.from_json(f.read())
+from helpers.diff_data import NEW, NOCAT, OLD, load
 
 
 def test_reasons():

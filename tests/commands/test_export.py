@@ -14,16 +14,7 @@ from analyzer.commands import export
 from analyzer.model import Analysis
 
 from helpers import TESTS
-
-DATA = os.path.join(TESTS, "data", "diff")
-NEW = os.path.join(DATA, "new.json")
-OLD = os.path.join(DATA, "old.json")
-NOCAT = os.path.join(DATA, "nocatalogue.json")
-
-
-def load(path: str) -> Analysis:
-    with open(path, encoding="utf-8") as f:
-        return Analysis.from_json(f.read())
+from helpers.diff_data import NEW, NOCAT, OLD, load
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
