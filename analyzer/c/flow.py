@@ -19,6 +19,10 @@ def _copy(state: dict | None) -> dict | None:
     return None if state is None else dict(state)
 
 
+_STATIC = re.compile(r"\bstatic\b")
+_INLINE = re.compile(r"inline\b")
+
+
 class FunctionFlow:
     """Reaching-definitions walk over one function body, statement by statement.
 
@@ -109,10 +113,14 @@ class FunctionFlow:
         statements = len([c for c in body.named_children if c.type != "comment"]) if body else 0
         size, branchy = body_shape(body) if statements <= SHAPE_TOPLEVEL else (statements, False)
         decl = self.node.child_by_field_name("declarator")
-        head = node_text(self.node)[: (decl.start_byte - self.node.start_byte) if decl else 0]
+        n = (decl.start_byte - self.node.start_byte) if decl else 0
+        head = text[:n]
+        # N bytes, taken as N characters of the decoded text (as ever): the same where
+        # they are ASCII, and only then is the whole function not decoded for them
+        head = head.decode("ascii") if head.isascii() else node_text(self.node)[:n]
         fact = FunctionFact(
             name=self.name, line=self.node.start_point[0] + 1, end_line=self.node.end_point[0] + 1,
-            static=bool(re.search(r"\bstatic\b", head)), inline=bool(re.search(r"inline\b", head)),
+            static=bool(_STATIC.search(head)), inline=bool(_INLINE.search(head)),
             params=tuple(self.params), returns_reason=self.returns_reason,
             return_terms=tuple(sorted(self.returns)),
             out_writes=tuple(sorted((i, tuple(sorted(s))) for i, s in self.out_writes.items())),

@@ -20,7 +20,9 @@ def node_text(node: Node) -> str:
 
 
 def norm(s: str) -> str:
-    return re.sub(r"\s+", " ", s).strip()
+    """Runs of whitespace as one space, none at the ends (re's \\s and str.split() agree
+    on what whitespace is)."""
+    return " ".join(s.split())
 
 
 def arg_list(arglist: Node) -> list[Node]:

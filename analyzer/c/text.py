@@ -109,9 +109,9 @@ def looks_like_params(inner: str) -> bool:
         part = part.strip()
         if part == "...":
             continue
-        if re.search(r"[&.]|->|^\d|\"", part):
+        if _NOT_PARAM.search(part):
             return False
-        words = re.findall(r"[A-Za-z_]\w*", part)
+        words = _WORD.findall(part)
         if len(words) >= 2 or "*" in part or "(" in part:
             return True
     return False
@@ -125,19 +125,26 @@ def call_args(text: str, start: int) -> list[str]:
 
 
 def split_top(s: str) -> list[str]:
-    parts, depth, cur = [], 0, []
-    for ch in s:
+    """S split at its commas outside brackets."""
+    if "," not in s:
+        return [s]
+    parts, depth, last = [], 0, 0
+    for m in _SPLIT_CH.finditer(s):
+        ch = m.group()
         if ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur))
+        elif depth == 0:
+            parts.append(s[last:m.start()])
+            last = m.end()
+    parts.append(s[last:])
     return parts
+
+
+_SPLIT_CH = re.compile(r"[(\[{)\]},]")
+_NOT_PARAM = re.compile(r"[&.]|->|^\d|\"")
+_WORD = re.compile(r"[A-Za-z_]\w*")
 
 
 
