@@ -386,3 +386,53 @@ def test_debian_612_cold_and_warm_are_byte_identical(tmp_path):
     facts = collect_facts(open_tree("debian:6.12"))
     assert facts.parsed == 0 and facts.cached > 4000
     assert json.loads(cold.read_bytes())["files"]["skipped"] == []
+
+
+# --- the analysis of a whole tree ----------------------------------------------------------
+def test_unchanged_tree_is_answered_from_the_analysis_cache(tree, tmp_path, monkeypatch, no_racy,
+                                                            reference):
+    """A rescan whose every file the manifest knows unchanged writes the stored analysis
+    without loading facts or linking; a changed file, a corrupt entry or other code is a
+    miss, and every answer equals the uncached scan's."""
+    from analyzer import pipeline
+    monkeypatch.setenv("SKBDROP_CACHE", str(tmp_path / "cache"))
+    cache_mod._check_root.cache_clear()
+    linked = []
+    real_scan = pipeline._scan
+    monkeypatch.setattr(pipeline, "_scan", lambda *a: linked.append(1) or real_scan(*a))
+
+    def text() -> bytes:
+        out = pipeline.scan_text(str(tree), jobs=1).encode()
+        return out.replace(str(tree).encode(), IDIOMS.encode())
+
+    assert text() == reference and len(linked) == 1           # cold: linked, entry kept
+    root = tmp_path / "cache" / f"analysis-{cache_mod.code_version('analysis')}"
+    entries = [os.path.join(root, f) for f in _files(root)]
+    assert len(entries) == 1
+    assert text() == reference and len(linked) == 1           # warm: from the entry alone
+
+    # a corrupt entry (one byte of the text) is a miss, recomputed and replaced
+    data = bytearray(open(entries[0], "rb").read())
+    data[-10] ^= 1
+    open(entries[0], "wb").write(bytes(data))
+    assert text() == reference and len(linked) == 2
+    assert text() == reference and len(linked) == 2
+
+    # a changed file: linked again, the change in the answer, a second entry
+    f = tree / "net" / "idioms" / "constant.c"
+    f.write_text(f.read_text().replace("SKB_DROP_REASON_PKT_TOO_SMALL", "SKB_DROP_REASON_NO_SOCKET", 1))
+    changed = text()
+    assert len(linked) == 3 and changed != reference
+    assert len(_files(root)) == 2
+    assert text() == changed and len(linked) == 3
+
+    # --no-cache never reads it
+    out = pipeline.scan_text(str(tree), jobs=1, use_cache=False).encode()
+    assert out.replace(str(tree).encode(), IDIOMS.encode()) == changed and len(linked) == 4
+
+    # other code (another hash of the stages' sources): another directory, a miss
+    real_version = cache_mod.code_version
+    monkeypatch.setattr(cache_mod, "code_version",
+                        lambda stage="facts": real_version(stage) + ("x" if stage == "analysis" else ""))
+    assert text() == changed and len(linked) == 5
+    assert os.path.isdir(str(root) + "x")
