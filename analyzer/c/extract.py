@@ -12,7 +12,7 @@ from analyzer.c.fields import field_key, tracked_member
 from analyzer.c.flow import FunctionFlow
 from analyzer.c.terms import stateless
 from analyzer.c.parse import Node
-from analyzer.c.syntax import REASONISH, arg_list, declarator_name, keep_call, node_text, norm, params_of
+from analyzer.c.syntax import arg_list, declarator_name, keep_call, node_text, norm, params_of
 from analyzer.c.text import call_args, function_regions, macro_facts, statement_macros
 
 # --------------------------------------------------------------------------------------
@@ -84,12 +84,9 @@ class _Extractor:
             if func:
                 edges.append((func, callee, line))
             key = (row, col)
-            if key not in tracked and not KEEP_CALL.search(callee) \
-                    and not REASONISH.search(args.text):
-                continue          # (the whole list's text first: most calls end here)
-            arg_nodes = arg_list(args)
-            if key not in tracked and not keep_call(callee, arg_nodes):
+            if key not in tracked and not keep_call(callee, args):
                 continue
+            arg_nodes = arg_list(args)
             terms = flow_calls.get(key)
             flow = terms is not None
             if terms is None:
@@ -229,8 +226,6 @@ class _Extractor:
         line, last = 1, 0
         for m in _text_calls_in(text):
             name = m.group(1)
-            if not KEEP_CALL.search(name) or name in _NOT_CALLS:
-                continue
             pos = m.start()
             line += text.count("\n", last, pos)
             last = pos
@@ -307,20 +302,23 @@ _STORED = re.compile(r"=\s*&?\s*([a-z][a-z0-9]*_\w*[a-z0-9])\s*[,;]")
 _REASONISH_TOKEN = re.compile(r"\b(?:SKB_DROP_REASON_\w+|SKB_CONSUMED|[A-Z][A-Z0-9]*_[A-Z0-9_]*DROP[A-Z0-9_]*)\b")
 _SKB_DR_SHORT = re.compile(r"\bSKB_DR_(?:SET|OR|INIT)\s*\(\s*\w+\s*,\s*([A-Z][A-Z0-9_]*)\s*\)")
 _PASTING_MACRO = re.compile(r"#\s*define\s+(\w+)\s*\(\s*(?:\w+)\s*\)\s*(SKB_DROP_REASON_\w*?)\s*##")
+_BLANK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
+# a call whose name holds a KEEP_CALL keyword (the family and its wrappers all do)
+_TEXT_CALL = re.compile(r"\b(\w*(?:" + KEEP_CALL.pattern + r")\w*)\s*\(")
+# the same calls found from their keyword (a literal the regex engine scans for), then
+# the word's start: _TEXT_CALL itself tries every word start and backtracks (4x slower)
+_KW_CALL = re.compile(r"(?:" + KEEP_CALL.pattern + r")\w*\s*\(")
+_WORD_CHAR = re.compile(r"\w")
+_DECL_BEFORE = re.compile(r"(?:^|[\s(])(?:void|int|bool|static|inline|extern|unsigned|long|"
+                          r"u32|struct\s+\w+|enum\s+\w+|__\w+)\s*\**\s*$|\.\s*$|->\s*$|&\s*$")
+
+
 def _spaces(m: re.Match) -> str:
     """A comment or string as spaces, its newlines kept (positions do not move)."""
     g = m.group(0)
     if "\n" not in g:
         return " " * len(g)
     return "\n".join(" " * len(part) for part in g.split("\n"))
-
-
-_BLANK = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"', re.S)
-_TEXT_CALL = re.compile(r"\b(\w*(?:skb|drop|reason|consume|kfree|SKB_DR)\w*)\s*\(")
-# the same calls found from their keyword (a literal the regex engine scans for), then
-# the word's start: _TEXT_CALL itself tries every word start and backtracks (4x slower)
-_KW_CALL = re.compile(r"(?:skb|drop|reason|consume|kfree|SKB_DR)\w*\s*\(")
-_WORD_CHAR = re.compile(r"\w")
 
 
 def _text_calls_in(text: str):
@@ -330,6 +328,3 @@ def _text_calls_in(text: str):
         while start > 0 and _WORD_CHAR.match(text, start - 1):
             start -= 1
         yield _TEXT_CALL.match(text, start)
-_NOT_CALLS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "defined"})
-_DECL_BEFORE = re.compile(r"(?:^|[\s(])(?:void|int|bool|static|inline|extern|unsigned|long|"
-                          r"u32|struct\s+\w+|enum\s+\w+|__\w+)\s*\**\s*$|\.\s*$|->\s*$|&\s*$")

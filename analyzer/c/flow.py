@@ -491,7 +491,7 @@ class FunctionFlow:
             # before the out-parameters below: `&x` is what x holds when the call starts
             tracked = any(strip(a).type == "identifier" and node_text(strip(a)) in self.state
                           for a in args)
-            if tracked or keep_call(name, args):
+            if tracked or keep_call(name, arglist):
                 key = (node.start_point[0], node.start_point[1])
                 if tracked:
                     self.tracked_calls.add(key)

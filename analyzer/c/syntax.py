@@ -7,9 +7,15 @@ from analyzer.c.facts import KEEP_CALL, Param
 from analyzer.c.parse import Node
 
 # --------------------------------------------------------------------------------------
-def keep_call(callee: str, args: list[Node]) -> bool:
-    """Calls whose arguments are kept: possible family members, or reasons passed on."""
-    return bool(KEEP_CALL.search(callee)) or any(REASONISH.search(a.text) for a in args)
+def keep_call(callee: str, arglist: Node | None) -> bool:
+    """Calls whose arguments are kept: possible family members, or reasons passed on
+    (an argument that names one). The argument list's whole text is looked at first:
+    most calls name none, and then no argument needs looking at."""
+    if KEEP_CALL.search(callee):
+        return True
+    if arglist is None or not REASONISH.search(arglist.text):
+        return False
+    return any(REASONISH.search(a.text) for a in arg_list(arglist))
 
 
 REASONISH = re.compile(rb"reason|SKB_DROP|SKB_CONSUMED|SKB_NOT_DROPPED|skb")
