@@ -20,7 +20,6 @@ import os
 import posixpath
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from markupsafe import Markup, escape
 
 from analyzer import __version__
 from analyzer.errors import InputError
+from analyzer.forks import Child, ChildFailed
 from analyzer.formats import jinja
 from analyzer.formats.html.views import CLASS_LABEL, KernelView, safe_segment
 from analyzer.model.graph import is_pointer
@@ -343,21 +343,31 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
     if len(v.functions) >= FORK_PAGES and hasattr(os, "fork"):
         mine, theirs = [p for i, p in enumerate(files) if i % SHARE], files[::SHARE]
 
-        def child_pages() -> None:
+        def child_pages() -> str:
+            """Its pages and bytes, for the parent's count."""
+            w.progress = None
+            pages, size = w.pages, w.bytes
             function_pages()
             _file_pages(w, v, a, kroot, source, base, helpers, theirs)
-        child = _fork(w, child_pages)
+            return f"{w.pages - pages} {w.bytes - size}"
+        child = Child(child_pages)
     try:
         _other_pages(w, v, a, kroot, source, base, helpers, plans, dots, mine)
     except BaseException:
         if child is not None:
-            _stop_child(child[0])
-            os.close(child[1])
+            child.stop()
         raise
     if child is None:
         function_pages()
     else:
-        _join(child, w)
+        try:
+            pages, size = child.join().split()
+        except ChildFailed as e:
+            raise RuntimeError(f"the process writing the function pages failed: {e}") from None
+        w.pages += int(pages)
+        w.bytes += int(size)
+        if w.progress is not None:
+            w.progress.update(int(pages))
     _search_index(w, v, a, kroot)
 
 
@@ -444,66 +454,6 @@ def _search_index(w: Writer, v: KernelView, a, kroot: str) -> None:
 
 FORK_PAGES = 1000        # function pages from which a second process writes them
 SHARE = 4                # the child also writes every SHARE-th file page (balance)
-
-
-def _fork(w: Writer, job) -> tuple[int, int]:
-    """Run JOB (which writes pages through W) in a forked child; (pid, read end of the
-    pipe on which the child reports its pages and bytes, or an error)."""
-    r, wr = os.pipe()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:                                    # the child: JOB, one line, gone
-        code = 1
-        try:
-            os.close(r)
-            w.progress = None
-            pages, size = w.pages, w.bytes
-            job()
-            os.write(wr, f"ok {w.pages - pages} {w.bytes - size}".encode())
-            code = 0
-        except BaseException as e:                  # noqa: BLE001 - reported to the parent
-            try:
-                os.write(wr, f"error {type(e).__name__}: {e}".encode()[:4000])
-            except OSError:
-                pass
-        finally:
-            os._exit(code)
-    os.close(wr)
-    return pid, r
-
-
-def _join(child: tuple[int, int], w: Writer) -> None:
-    """Wait for the child of _fork and count its pages; its failure is this one's."""
-    pid, r = child
-    try:
-        chunks = []
-        while True:
-            b = os.read(r, 65536)
-            if not b:
-                break
-            chunks.append(b)
-        _pid, status = os.waitpid(pid, 0)
-    except BaseException:
-        _stop_child(pid)
-        raise
-    finally:
-        os.close(r)
-    msg = b"".join(chunks).decode("utf-8", "replace")
-    if os.waitstatus_to_exitcode(status) != 0 or not msg.startswith("ok "):
-        raise RuntimeError(f"the process writing the function pages failed: {msg or status}")
-    _ok, pages, size = msg.split()
-    w.pages += int(pages)
-    w.bytes += int(size)
-    if w.progress is not None:
-        w.progress.update(int(pages))
-
-
-def _stop_child(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-    except (OSError, ChildProcessError):
-        pass
 
 
 def _caller_tree_html(root: str, kids: dict[str, list[str]], ctx: Ctx, frag) -> Markup:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from analyzer.c.collect import Facts, FactsOf, collect_facts
 from analyzer.c.facts import FileFacts
 from analyzer.c.text import identifiers
 from analyzer.errors import InputError
+from analyzer.forks import Child, ChildFailed
 from analyzer.link import catalogue as cat_mod
 from analyzer.link.analysis import link
 from analyzer.link.family import derive_family
@@ -192,39 +192,26 @@ def prepare_index(tree: Tree, facts: Facts, *, background: bool = False) -> "Ind
     if not background or not hasattr(os, "fork") or threading.active_count() > 1:
         _save_index(where[0], where[1], build_index(facts))
         return None
-    pid = os.fork()
-    if pid == 0:                              # the child: build, keep, go
-        code = 1
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent stops it
-            _save_index(where[0], where[1], build_index(facts))
-            code = 0
-        finally:
-            os._exit(code)
-    return IndexJob(pid)
+    return IndexJob(Child(lambda: _save_index(where[0], where[1], build_index(facts)),
+                          ignore_sigint=True))
 
 
 class IndexJob:
     """The child of prepare_index(background=True). An index it did not keep is only a
     cost (the first check builds it), so its failure is not the caller's."""
 
-    def __init__(self, pid: int):
-        self.pid = pid
+    def __init__(self, child: Child):
+        self.child = child
 
     def wait(self) -> None:
         try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
+            self.child.join()
+        except ChildFailed:
             pass
 
     def stop(self) -> None:
-        """Interrupted: end the child now (a cache entry being written is removed: the
-        cache's writes hold SIGTERM off until the file is whole or gone)."""
-        try:
-            os.kill(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        self.wait()
+        """Interrupted: end the child now."""
+        self.child.stop()
 
 
 def _save_index(path: str, fp: str, ix: "LinkIndex") -> None:
