@@ -156,14 +156,36 @@ def read_file(path: str) -> bytes | None:
         os.close(fd)
 
 
-class FactsCache:
-    """FileFacts by content key under ROOT/facts-<code version>/. ROOT None: no cache."""
+class _EntryDir:
+    """Entries by key under ROOT/KIND-<code version of STAGE>/<key[:2]>/<key>.json, read
+    as bytes and written atomically; ROOT None: no cache (nothing read, nothing kept)."""
 
-    def __init__(self, root: str | None):
-        self.root = os.path.join(root, f"facts-{code_version()}") if root else None
+    def __init__(self, root: str | None, kind: str, stage: str):
+        self.root = os.path.join(root, f"{kind}-{code_version(stage)}") if root else None
 
     def _path(self, key: str) -> str:
         return os.path.join(self.root, key[:2], key + ".json")
+
+    def get_entry(self, key: str) -> bytes | None:
+        """The stored entry of KEY as bytes, not yet checked (the subclass checks it)."""
+        if self.root is None:
+            return None
+        return read_file(self._path(key))
+
+    def put_entry(self, key: str, entry: bytes) -> None:
+        if self.root is None:
+            return
+        try:
+            write_atomic(self._path(key), entry)
+        except OSError:
+            pass
+
+
+class FactsCache(_EntryDir):
+    """FileFacts by content key under ROOT/facts-<code version>/. ROOT None: no cache."""
+
+    def __init__(self, root: str | None):
+        super().__init__(root, "facts", "facts")
 
     def get(self, key: str) -> FileFacts | None:
         data = self.get_entry(key)
@@ -174,22 +196,8 @@ class FactsCache:
         except (codec.BadEntry, RecursionError):
             return None
 
-    def get_entry(self, key: str) -> bytes | None:
-        """The stored entry of KEY as bytes, not yet checked (decode_facts checks it)."""
-        if self.root is None:
-            return None
-        return read_file(self._path(key))
-
     def put(self, key: str, facts: FileFacts) -> None:
         self.put_entry(key, encode_facts(key, facts))
-
-    def put_entry(self, key: str, entry: bytes) -> None:
-        if self.root is None:
-            return
-        try:
-            write_atomic(self._path(key), entry)
-        except OSError:
-            pass
 
 
 def encode_facts(key: str, facts: FileFacts) -> bytes:
@@ -205,7 +213,7 @@ def decode_facts(key: str, entry: bytes) -> FileFacts:
     return codec.decoder(FileFacts)(load_entry("facts", key, entry))
 
 
-class AnalysisCache:
+class AnalysisCache(_EntryDir):
     """The analysis JSON of a whole tree under ROOT/analysis-<code version>/, by a key made
     of the tree's identity and the content key of each of its files (see
     :func:`analysis_key`): a rescan of an unchanged directory tree writes it without
@@ -214,15 +222,10 @@ class AnalysisCache:
     anything else is a miss."""
 
     def __init__(self, root: str | None):
-        self.root = os.path.join(root, f"analysis-{code_version('analysis')}") if root else None
-
-    def _path(self, key: str) -> str:
-        return os.path.join(self.root, key[:2], key + ".json")
+        super().__init__(root, "analysis", "analysis")
 
     def get(self, key: str) -> str | None:
-        if self.root is None:
-            return None
-        data = read_file(self._path(key))
+        data = self.get_entry(key)
         if data is None:
             return None
         head, sep, body = data.partition(b"\n")
@@ -234,13 +237,8 @@ class AnalysisCache:
             return None
 
     def put(self, key: str, text: str) -> None:
-        if self.root is None:
-            return
         body = text.encode("utf-8")
-        try:
-            write_atomic(self._path(key), self._head(key, body) + b"\n" + body)
-        except OSError:
-            pass
+        self.put_entry(key, self._head(key, body) + b"\n" + body)
 
     @staticmethod
     def _head(key: str, body: bytes) -> bytes:
