@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-
-import msgspec
 from dataclasses import replace
 
+import msgspec
+
+from analyzer import timing
 from analyzer.c.collect import collect_facts, known_keys
 from analyzer.c.text import call_positions
-from analyzer import timing
 from analyzer.errors import InputError
 from analyzer.link.analysis import link
 from analyzer.link.relink import prepare_index
@@ -24,6 +24,7 @@ from analyzer.model import (Analysis, CallGraph, FamilyMember, FilesInfo, Kernel
 from analyzer.model.data import SCHEMA
 from analyzer.source import codec
 from analyzer.source.cache import AnalysisCache, analysis_key, usable_root
+from analyzer.source.manifest import Manifest
 from analyzer.source.tree import Tree, open_tree
 
 
@@ -127,15 +128,17 @@ def scan_text(spec: str, *, jobs: int | None = None, use_cache: bool = True,
     root = usable_root() if use_cache else None
     memo = AnalysisCache(root)
     identity = (tree.version, tree.source)
-    if root is not None:
+    # the manifest is loaded once: the facts stage reuses it on a miss
+    manifest = Manifest.load(tree, root) if root else None
+    if manifest is not None:
         with timing.stage("tree state"):
-            keys = known_keys(tree, root)
+            keys = known_keys(tree, manifest)
         if keys is not None:
             with timing.stage("analysis cache"):
                 text = memo.get(analysis_key(identity, keys))
             if text is not None:
                 return text
-    a, keys = _scan(tree, jobs, use_cache, progress)
+    a, keys = _scan(tree, jobs, use_cache, progress, manifest)
     with timing.stage("json"):
         text = a.to_json()
     if keys is not None:
@@ -154,9 +157,11 @@ def _open(spec: str, require_sources: bool) -> Tree:
     return tree
 
 
-def _scan(tree: Tree, jobs, use_cache, progress) -> tuple[Analysis, dict[str, str] | None]:
+def _scan(tree: Tree, jobs, use_cache, progress, manifest: Manifest | None = None
+          ) -> tuple[Analysis, dict[str, str] | None]:
     with timing.stage("facts"):
-        facts = collect_facts(tree, jobs=jobs, use_cache=use_cache, progress=progress)
+        facts = collect_facts(tree, jobs=jobs, use_cache=use_cache, progress=progress,
+                              manifest=manifest)
     timing.count("files", facts.scanned)
     timing.count("files parsed now", facts.parsed)
     timing.count("bytes parsed now", facts.parsed_bytes)

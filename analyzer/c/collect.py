@@ -96,16 +96,19 @@ def _facts_of(path: str, key: str, entry: bytes, parsed: int, read, cache: Facts
 
 def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True,
                   progress: bool = False,
-                  overrides: Mapping[str, bytes] | None = None) -> Facts:
+                  overrides: Mapping[str, bytes] | None = None,
+                  manifest: Manifest | None = None) -> Facts:
     """Facts for every relevant .c/.h file of TREE; OVERRIDES replaces file contents
-    (a patched file), and adds files that are not in the tree.
+    (a patched file), and adds files that are not in the tree; MANIFEST: the tree's,
+    if the caller has loaded it already.
 
     Files are parsed in worker processes while the main process goes on reading; a
     directory tree keeps a manifest (size, mtime, inode, ctime -> content key) in the cache, so a warm
     scan stats files instead of reading them."""
     root = usable_root() if use_cache else None
     cache = FactsCache(root)
-    manifest = Manifest.load(tree, root) if root else None
+    if manifest is None and root:
+        manifest = Manifest.load(tree, root)
     out = Facts()
     overrides = dict(overrides or {})
     given = dict(overrides)
@@ -205,13 +208,9 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
     return out
 
 
-def known_keys(tree: Tree, root: str) -> dict[str, str] | None:
-    """Every file's content key from the manifest alone (stat, no read), or None when the
-    manifest does not know one of them (new, changed or racily clean) or TREE is not a
-    directory tree."""
-    manifest = Manifest.load(tree, root)
-    if manifest is None:
-        return None
+def known_keys(tree: Tree, manifest: Manifest) -> dict[str, str] | None:
+    """Every file's content key from the tree's MANIFEST alone (stat, no read), or None
+    when it does not know one of them (new, changed or racily clean)."""
     keys: dict[str, str] = {}
     for path, _data, full in tree.iter_files():
         known = manifest.lookup(path, full) if full else None
