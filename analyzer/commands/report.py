@@ -338,6 +338,7 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
     # writes the others: the child shares everything computed so far, copy-on-write
     # (and a share of the file pages: the two halves then take about as long)
     child = None
+    anchors = _anchors(v, a)
     files = list(v.files)
     mine, theirs = files, []
     if len(v.functions) >= FORK_PAGES and hasattr(os, "fork"):
@@ -348,11 +349,11 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
             w.progress = None
             pages, size = w.pages, w.bytes
             function_pages()
-            _file_pages(w, v, a, kroot, source, base, helpers, theirs)
+            _file_pages(w, v, anchors, kroot, source, base, helpers, theirs)
             return f"{w.pages - pages} {w.bytes - size}"
         child = Child(child_pages)
     try:
-        _other_pages(w, v, a, kroot, source, base, helpers, plans, dots, mine)
+        _other_pages(w, v, anchors, kroot, source, base, helpers, plans, dots, mine)
     except BaseException:
         if child is not None:
             child.stop()
@@ -371,20 +372,20 @@ def _kernel_pages(w: Writer, v: KernelView, kroot: str, source: SourceReader | N
     _search_index(w, v, a, kroot)
 
 
-def _other_pages(w: Writer, v: KernelView, a, kroot: str, source, base: dict, helpers: dict,
-                 plans: list[dict], dots: list, files: list[str]) -> None:
+def _other_pages(w: Writer, v: KernelView, anchors: dict[str, set[int]], kroot: str, source,
+                 base: dict, helpers: dict, plans: list[dict], dots: list,
+                 files: list[str]) -> None:
     """The pages of FILES and the reason pages of one kernel (the reason graphs laid out
     meanwhile)."""
     pool = ThreadPoolExecutor(max_workers=1)
     dot_job = pool.submit(render_many, dots)
-    _file_pages(w, v, a, kroot, source, base, helpers, files)
+    _file_pages(w, v, anchors, kroot, source, base, helpers, files)
     _reason_pages(w, kroot, base, helpers, plans, dot_job)
     pool.shutdown()
 
 
-def _file_pages(w: Writer, v: KernelView, a, kroot: str, source, base: dict, helpers: dict,
-                files: list[str]) -> None:
-    # anchors: lines other pages link to (sites, and definitions of graph nodes)
+def _anchors(v: KernelView, a) -> dict[str, set[int]]:
+    """Per file, the lines other pages link to (definitions of graph nodes and reasons)."""
     anchors: dict[str, set[int]] = {}
     for n in a.callgraph.nodes:
         if n.file in v.files and n.line:
@@ -392,7 +393,11 @@ def _file_pages(w: Writer, v: KernelView, a, kroot: str, source, base: dict, hel
     for r in a.reasons:
         if r.file in v.files and r.line:
             anchors.setdefault(r.file, set()).add(r.line)
+    return anchors
 
+
+def _file_pages(w: Writer, v: KernelView, anchors: dict[str, set[int]], kroot: str, source,
+                base: dict, helpers: dict, files: list[str]) -> None:
     env = w.env
     note_tpl = env.get_template("_site_note.html")
     for path in files:
