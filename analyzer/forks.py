@@ -20,22 +20,30 @@ class ChildFailed(RuntimeError):
 
 
 class Child:
-    def __init__(self, job: Callable[[], str | None], *, ignore_sigint: bool = False):
-        """Fork and run JOB in the child; what it returns is join()'s result. With
-        IGNORE_SIGINT the child leaves a terminal's Ctrl-C to the parent, which stops it."""
+    def __init__(self, job: Callable[[], str | None]):
+        """Fork and run JOB in the child; what it returns is join()'s result. A
+        terminal's Ctrl-C reaches both: the child ends on its own (its job unfinished),
+        the parent stops and reaps it."""
         for stream in (sys.stdout, sys.stderr):      # nothing buffered is written twice
             try:
                 stream.flush()
             except (OSError, ValueError):
                 pass
         r, w = os.pipe()
-        pid = os.fork()
+        # Ctrl-C is held off over the fork: the child must not take it before it is
+        # inside its try (it would run on through the parent's code); each side lets
+        # it in again once it is ready for it
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pid = os.fork()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            raise
         if pid == 0:                                   # the child: the job, one line, gone
             code = 1
             try:
                 os.close(r)
-                if ignore_sigint:
-                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
                 os.write(w, ("ok " + (job() or "")).encode())
                 code = 0
             except BaseException as e:                 # noqa: BLE001 - reported to the parent
@@ -45,8 +53,13 @@ class Child:
                     pass
             finally:
                 os._exit(code)
-        os.close(w)
         self.pid, self._r = pid, r
+        os.close(w)
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)   # a Ctrl-C held off lands here
+        except BaseException:
+            self.stop()
+            raise
 
     def join(self) -> str:
         """Wait for the child; its result, or ChildFailed. Interrupted while waiting:

@@ -166,9 +166,11 @@ def _scan(tree: Tree, jobs, use_cache, progress, manifest: Manifest | None = Non
     timing.count("files parsed now", facts.parsed)
     timing.count("bytes parsed now", facts.parsed_bytes)
     timing.count("files from facts cache", facts.cached)
-    # check's link index is built by a forked child meanwhile (the workers are gone)
-    job = prepare_index(tree, facts, background=True) if use_cache else None
+    job = None
     try:
+        # check's link index is built by a forked child meanwhile (the workers are gone)
+        if use_cache:
+            job = prepare_index(tree, facts, background=True)
         with timing.stage("link"):
             a = link(facts, KernelInfo(version=tree.version, source=tree.source, layout=""),
                      skipped=facts.skipped, scanned=max(facts.scanned, getattr(tree, "count", 0)))

@@ -192,8 +192,7 @@ def prepare_index(tree: Tree, facts: Facts, *, background: bool = False) -> "Ind
     if not background or not hasattr(os, "fork") or threading.active_count() > 1:
         _save_index(where[0], where[1], build_index(facts))
         return None
-    return IndexJob(Child(lambda: _save_index(where[0], where[1], build_index(facts)),
-                          ignore_sigint=True))
+    return IndexJob(Child(lambda: _save_index(where[0], where[1], build_index(facts))))
 
 
 class IndexJob:
