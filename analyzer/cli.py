@@ -7,15 +7,44 @@ Each subcommand lives in its own module as ``command(args) -> int``.
 """
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import signal
 import sys
 
-from analyzer import __version__
-from analyzer.errors import InputError
-from analyzer.model.data import SCHEMA
+
+def _interrupted() -> int:
+    """The one line of a Ctrl-C, and its exit code. A second Ctrl-C must not add a
+    traceback. Run as the program (``python -m analyzer.cli`` or the ``skbdrop`` script),
+    the process leaves now with 130: everything it was doing has cleaned up on its way
+    out (atomic writes, staged report directories, cache entries, stopped workers), and
+    CPython would otherwise turn the exit into death by SIGINT when the Ctrl-C had landed
+    inside code run by exec() of a string (dataclasses and namedtuple make their methods
+    so), caught or not."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.stderr.write("skbdrop: interrupted\n")
+    return 130
+
+
+def _leave(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+try:
+    import argparse
+    import importlib
+
+    from analyzer import __version__
+    from analyzer.errors import InputError
+    from analyzer.model.data import SCHEMA
+except KeyboardInterrupt:              # Ctrl-C while the program is still loading
+    if __name__ != "__main__":
+        raise
+    _leave(_interrupted())
 
 # subcommand -> module implementing ``command(args) -> int``
 MODULES = {
@@ -126,11 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         return code
     except KeyboardInterrupt:
-        # whatever was running has cleaned up on its way out (atomic writes, staged
-        # report directories, cache entries); a second Ctrl-C must not add a traceback
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        sys.stderr.write("skbdrop: interrupted\n")
-        return 130
+        code = _interrupted()
+        if argv is None:
+            _leave(code)
+        return code
 
 
 def _main(argv: list[str] | None) -> int:

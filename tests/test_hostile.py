@@ -165,8 +165,9 @@ def _leftovers(*dirs) -> list[str]:
 def test_ctrl_c_at_any_moment(tmp_path, big_tree, cmd):
     """SIGINT to the whole process group, as a terminal sends it, at moments spread over
     the run (after the interpreter itself has started: before that, Python's own default
-    applies and no code of ours runs)."""
-    cache = tmp_path / "cache"
+    applies and no code of ours runs). Each moment starts from an empty cache (a finished
+    run's cache would make the later ones too quick to interrupt), and after each
+    interrupt the next run, on the cache it left, gives what an uninterrupted one gives."""
     ref = tmp_path / "ref"
     r = _cli(["scan", str(big_tree), "-o", str(ref), "--no-cache", "-j", "2"])
     assert r.returncode == 0, r.stderr
@@ -178,7 +179,8 @@ def test_ctrl_c_at_any_moment(tmp_path, big_tree, cmd):
     total = time.monotonic() - t0
     shutil.rmtree(tmp_path / "timing", ignore_errors=True)
     interrupted = 0
-    for frac in (0.1, 0.25, 0.4, 0.55, 0.7, 0.85):
+    for i, frac in enumerate((0.1, 0.25, 0.4, 0.55, 0.7, 0.85)):
+        cache = tmp_path / f"cache{i}"
         out = tmp_path / ("out.json" if cmd == "scan" else "rep")
         r = _interrupt([cmd, str(big_tree), "-o", str(out), "-j", "2"],
                        start + (total - start) * frac, tmp_path, cache)
@@ -196,13 +198,39 @@ def test_ctrl_c_at_any_moment(tmp_path, big_tree, cmd):
             assert (out / "index.html").is_file() and (out / ".skbdrop-report").exists()
             shutil.rmtree(out)
         assert _leftovers(tmp_path, cache) == []
+        # the next run gives what an uninterrupted one gives
+        after = tmp_path / "after.json"
+        r = subprocess.run([PY, "-m", "analyzer.cli", "scan", str(big_tree), "-o", str(after),
+                            "-j", "2"], capture_output=True, text=True,
+                           env=_env(SKBDROP_CACHE=str(cache)))
+        assert r.returncode == 0, r.stderr
+        assert after.read_bytes() == ref.read_bytes()
+        after.unlink()
     assert interrupted >= 3
-    # the next run gives what an uninterrupted one gives
-    r = subprocess.run([PY, "-m", "analyzer.cli", "scan", str(big_tree), "-o",
-                        str(tmp_path / "after.json"), "-j", "2"], capture_output=True, text=True,
-                       env=_env(SKBDROP_CACHE=str(cache)))
-    assert r.returncode == 0
-    assert (tmp_path / "after.json").read_bytes() == ref.read_bytes()
+
+
+def test_ctrl_c_inside_exec_of_a_string():
+    """CPython kills a `-m` program with SIGINT at exit when a KeyboardInterrupt passed
+    through exec() of a string, even if it was caught (CI saw exit -2 after the line)."""
+    r = subprocess.run([PY, "-m", "exec_interrupt", "schema"], capture_output=True, text=True,
+                       env=dict(_env(), PYTHONPATH=os.pathsep.join([REPO, f"{REPO}/tests/helpers"])))
+    assert (r.returncode, r.stderr) == (130, "skbdrop: interrupted\n")
+
+
+def test_stopped_worker_leaves_from_anywhere():
+    """An interrupted scan stops its workers with SIGTERM. A worker must leave even where
+    the pool's own code catches BaseException (its result sender does, then sends again,
+    blocked for ever on a pipe no one reads: the hang CI saw)."""
+    code = ("import os, signal, time\n"
+            "from analyzer.c.collect import _ignore_sigint\n"
+            "_ignore_sigint()\n"
+            "try:\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    time.sleep(30)\n"
+            "except BaseException:\n"
+            "    time.sleep(30)\n")
+    r = subprocess.run([PY, "-c", code], capture_output=True, text=True, env=_env(), timeout=20)
+    assert (r.returncode, r.stderr) == (143, "")
 
 
 # --- a closed pipe -------------------------------------------------------------------------------------

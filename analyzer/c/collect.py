@@ -262,21 +262,19 @@ class _Done:
         return self.value
 
 
-_IN_WORKER = False
-
-
 def _ignore_sigint():
-    """Workers leave Ctrl-C to the main process, which stops them with SIGTERM: that
-    raises SystemExit in the worker, so a cache entry being written is removed, and the
-    worker exits at once (not after the work already queued for it)."""
-    global _IN_WORKER
-    _IN_WORKER = True
+    """Workers leave Ctrl-C to the main process, which stops them with SIGTERM: a worker
+    then leaves at once, from wherever it is (not after the work already queued for it).
+    Nothing of its own is left half-done: a cache entry is written with SIGTERM held off
+    until the file is whole or gone (writes.replace_file). An exception raised instead
+    could be caught on its way out (the pool's result sender catches BaseException and
+    sends again, blocked for ever on a pipe no one reads any more)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_term)
 
 
 def _exit_on_term(signum, frame):
-    raise SystemExit(128 + signum)
+    os._exit(128 + signum)
 
 
 def _stop(pool) -> None:
@@ -297,12 +295,7 @@ def _stop(pool) -> None:
 
 def _work_chunk(items):
     gc.enable()           # a forked worker inherits the reader's disabled GC; parsing needs it
-    try:
-        return [_work(i) for i in items]
-    except SystemExit:
-        if _IN_WORKER:    # stopped by an interrupted scan: cleaned up, now gone
-            os._exit(143)
-        raise
+    return [_work(i) for i in items]
 
 
 def _with_overrides(files, overrides: dict[str, bytes]):
