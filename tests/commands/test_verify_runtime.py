@@ -120,12 +120,16 @@ def test_612_against_the_running_kernel_tracepoint(analysis_612, root_612):
     assert got == core
 
 
-@pytest.mark.skipif(live_kernel.differs_from_capture() is not None,
-                    reason=str(live_kernel.differs_from_capture()))
+@pytest.mark.skipif(live_kernel.unlike_capture() is not None,
+                    reason=str(live_kernel.unlike_capture()))
 def test_618_catalogue_matches_the_live_raw_btf(analysis_618):
-    """The raw blob (read through bpftool), not the saved JSON: the same zero mismatches."""
+    """The raw blob (read through bpftool), not the saved JSON: zero mismatches on the
+    captured kernel; on a local build of it, exactly the names its BTF has otherwise than
+    the capture (found by the json module alone: helpers/live_kernel.py)."""
     res = verify(analysis_618, TREE_618, btf="/sys/kernel/btf/vmlinux")
-    assert res.mismatches == () and res.compared == 128 + 3
+    got = {(m.enum, m.kind, m.name, m.catalogue, m.runtime) for m in res.mismatches}
+    assert got == live_kernel.drift()
+    assert res.compared == 128 + 3 - sum(k == "missing" for _, k, *_ in live_kernel.drift())
 
 
 LIVE = "/sys/kernel/btf/vmlinux"

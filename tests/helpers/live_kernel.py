@@ -1,9 +1,11 @@
-"""Is the running kernel the one whose drop reasons tests/data/runtime-6.18 captured?
+"""Is the running kernel the one whose drop reasons tests/data/runtime-6.18 captured, and
+if it is a local build of it, what does that build add or change?
 
 Not by its build name (the same 6.18.44 sources run here under several local build
-tags): by its BTF, the reason enums (`skb_drop_reason` and the subsystem enums captured
-beside it) read from /sys/kernel/btf/vmlinux with bpftool and compared name for name,
-value for value, with the captured btf-drop-reasons.json."""
+tags, some with a reason of their own: -v1045 appends SKB_DROP_REASON_SKB_RX_HEADROOM):
+by its BTF, the reason enums (`skb_drop_reason` and the subsystem enums captured beside
+it) read from /sys/kernel/btf/vmlinux with bpftool and compared name for name, value for
+value, with the captured btf-drop-reasons.json, by the json module alone."""
 from __future__ import annotations
 
 import json
@@ -16,6 +18,9 @@ from helpers import TESTS
 
 RUNTIME = os.path.join(TESTS, "data", "runtime-6.18")
 VMLINUX = "/sys/kernel/btf/vmlinux"
+BOUNDS = {"SKB_DROP_REASON_MAX", "SKB_DROP_REASON_SUBSYS_MASK", "SKB_DROP_REASON_SUBSYS_NUM"}
+# more differences than this: another kernel, not a local build of the captured one
+MOST_DRIFT = 8
 
 
 def _enums(doc: dict) -> dict[str, dict[str, int]]:
@@ -23,22 +28,60 @@ def _enums(doc: dict) -> dict[str, dict[str, int]]:
             for t in doc["types"] if t["kind"] in ("ENUM", "ENUM64") and t.get("name")}
 
 
+def captured() -> dict[str, dict[str, int]]:
+    with open(os.path.join(RUNTIME, "btf-drop-reasons.json"), encoding="utf-8") as f:
+        return _enums(json.load(f))
+
+
 @lru_cache(maxsize=1)
-def differs_from_capture() -> str | None:
-    """None when the live kernel's reason enums equal the captured ones, else why not."""
+def live() -> dict[str, dict[str, int]] | str:
+    """The running kernel's enums, or why they cannot be read."""
     if not os.access(VMLINUX, os.R_OK):
         return f"{VMLINUX} not readable"
     exe = shutil.which("bpftool")
     if exe is None:
         return "bpftool not installed"
-    with open(os.path.join(RUNTIME, "btf-drop-reasons.json"), encoding="utf-8") as f:
-        captured = _enums(json.load(f))
     r = subprocess.run([exe, "btf", "dump", "file", VMLINUX, "-j"], capture_output=True, text=True)
     if r.returncode != 0:
         return f"bpftool cannot read {VMLINUX}: {r.stderr.strip()[:200]}"
-    live = _enums(json.loads(r.stdout))
-    for name, values in sorted(captured.items()):
-        if live.get(name) != values:
-            return (f"the running kernel ({os.uname().release}) has another enum {name} "
-                    "than the one captured in tests/data/runtime-6.18")
+    return _enums(json.loads(r.stdout))
+
+
+@lru_cache(maxsize=1)
+def drift() -> frozenset[tuple[str, str, str, int | None, int | None]]:
+    """(enum, kind, name, captured value, live value) for each reason name (bounds left
+    out) the running kernel has otherwise than the capture: kind "extra" (only live),
+    "missing" (only captured) or "value". Empty for the captured kernel itself."""
+    run = live()
+    assert not isinstance(run, str), run
+    out = set()
+    for enum, cap in captured().items():
+        cap = {n: v for n, v in cap.items() if n not in BOUNDS}
+        rt = {n: v for n, v in run.get(enum, {}).items() if n not in BOUNDS}
+        out |= {(enum, "missing", n, cap[n], None) for n in cap.keys() - rt.keys()}
+        out |= {(enum, "extra", n, None, rt[n]) for n in rt.keys() - cap.keys()}
+        out |= {(enum, "value", n, cap[n], rt[n]) for n in cap.keys() & rt.keys() if cap[n] != rt[n]}
+    return frozenset(out)
+
+
+def max_shift() -> int:
+    """How far the running kernel's SKB_DROP_REASON_MAX is from the captured one."""
+    run = live()
+    assert not isinstance(run, str), run
+    return run["skb_drop_reason"]["SKB_DROP_REASON_MAX"] - \
+        captured()["skb_drop_reason"]["SKB_DROP_REASON_MAX"]
+
+
+@lru_cache(maxsize=1)
+def unlike_capture() -> str | None:
+    """None when the running kernel is the captured one or a local build of it (at most
+    MOST_DRIFT reason names differ, and it has every captured enum), else why not."""
+    run = live()
+    if isinstance(run, str):
+        return run
+    gone = sorted(captured().keys() - run.keys())
+    if gone or len(drift()) > MOST_DRIFT:
+        return (f"the running kernel ({os.uname().release}) is not the 6.18.44 captured in "
+                f"tests/data/runtime-6.18 ({len(drift())} reason names differ"
+                + (f"; no enum {', '.join(gone)}" if gone else "") + ")")
     return None
