@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from analyzer.c.collect import Facts, FactsOf, collect_facts
+from analyzer.c.collect import Facts, FactsOf, collect_facts, known_keys
 from analyzer.c.facts import FileFacts
 from analyzer.c.text import identifiers
 from analyzer.errors import InputError
@@ -32,7 +32,7 @@ from analyzer.link.family import derive_family
 from analyzer.link.resolver import Index, Resolver
 from analyzer.model import Analysis, KernelInfo
 from analyzer.source.cache import code_version
-from analyzer.source.manifest import tree_fingerprint
+from analyzer.source.manifest import Manifest, tree_fingerprint
 from analyzer.source import cache as cache_mod, codec
 from analyzer.source.tree import Tree
 
@@ -171,10 +171,12 @@ def _build_index(facts: Facts) -> LinkIndex:
         skipped=dict(facts.skipped), scanned=facts.scanned)
 
 
-def index_path(tree: Tree, use_cache: bool = True) -> tuple[str, str] | None:
-    """Where the cache keeps the link index of TREE, and the tree's fingerprint."""
+def index_path(tree: Tree, use_cache: bool = True, keys: dict[str, str] | None = None
+               ) -> tuple[str, str] | None:
+    """Where the cache keeps the link index of TREE, and the tree's fingerprint (a
+    directory's from KEYS, every file's content key: see tree_fingerprint)."""
     root = cache_mod.usable_root() if use_cache else None
-    fp = tree_fingerprint(tree) if root else None
+    fp = tree_fingerprint(tree, keys) if root else None
     if fp is None:
         return None
     return os.path.join(root, f"link-index-{code_version('analysis')}", f"{fp}.json"), fp
@@ -186,7 +188,7 @@ def prepare_index(tree: Tree, facts: Facts, *, background: bool = False) -> "Ind
     them all again: 1.3 s here instead of 4 s there). BACKGROUND: in a forked child while
     the caller links (the caller must be single-threaded); the caller waits for it (or
     stops it) with the returned job."""
-    where = index_path(tree)
+    where = index_path(tree, keys=facts.keys)
     if where is None or os.path.exists(where[0]):
         return None
     if not background or not hasattr(os, "fork") or threading.active_count() > 1:
@@ -243,21 +245,27 @@ class Relinker:
     def index(self) -> LinkIndex:
         if self._index is not None:
             return self._index
-        where = index_path(self.tree, self.use_cache)
-        path, fp = where if where else (None, None)
-        data = cache_mod.read_file(path) if path else None
-        if data is not None:
-            try:        # data only; a corrupt or foreign index is rebuilt
-                self._index = _index_from_data(cache_mod.load_entry("check-index", fp, data))
-                return self._index
-            except (codec.BadEntry, RecursionError):
-                pass
+        # a directory's index is keyed by every file's content (its manifest: a stat of
+        # each file, no read); an edited file, a checkout of another branch, is a new key
+        manifest = Manifest.load(self.tree) if self.use_cache else None
+        keys = known_keys(self.tree, manifest) if manifest is not None else None
+        where = index_path(self.tree, self.use_cache, keys)
+        if where is not None:
+            path, fp = where
+            data = cache_mod.read_file(path)
+            if data is not None:
+                try:        # data only; a corrupt or foreign index is rebuilt
+                    self._index = _index_from_data(cache_mod.load_entry("check-index", fp, data))
+                    return self._index
+                except (codec.BadEntry, RecursionError):
+                    pass
         facts = collect_facts(self.tree, jobs=self.jobs, use_cache=self.use_cache,
-                              progress=self.progress)
+                              progress=self.progress, manifest=manifest)
         ix = build_index(facts)
         self._facts.update(facts)
-        if path:
-            _save_index(path, fp, ix)
+        where = index_path(self.tree, self.use_cache, facts.keys)
+        if where is not None:
+            _save_index(where[0], where[1], ix)
         self._index = ix
         return ix
 

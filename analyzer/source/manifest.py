@@ -17,8 +17,8 @@ import os
 import time
 
 from analyzer.source import codec
-from analyzer.source.cache import dump_entry, load_entry, read_file, usable_root, code_version, \
-    write_atomic
+from analyzer.source.cache import analysis_key, dump_entry, load_entry, read_file, usable_root, \
+    code_version, write_atomic
 from analyzer.source.tree import Tree
 
 # size, mtime_ns, inode, ctime_ns, content key ("" for a file not worth parsing)
@@ -89,11 +89,12 @@ class Manifest:
             pass
 
 
-def tree_fingerprint(tree: Tree) -> str | None:
+def tree_fingerprint(tree: Tree, keys: dict[str, str] | None = None) -> str | None:
     """The identity of a tree and of its state, for what is derived from the whole tree
     (the link index of ``check``): a git tree by its commit, a tarball by its path, size
-    and mtime, a directory by its root, version and the mtime of its Makefile. None for
-    other trees (nothing is kept)."""
+    and mtime, a directory by its root, version and every file's content key (KEYS: from
+    the manifest, or from the scan that read them; None when they are not all known, and
+    then nothing is kept). None for other trees."""
     kind = getattr(tree, "kind", "")
     if kind == "git":
         raw = f"git:{tree.commit}"
@@ -105,12 +106,10 @@ def tree_fingerprint(tree: Tree) -> str | None:
             return None
         raw = f"tar:{os.path.abspath(path)}:{st.st_size}:{st.st_mtime_ns}"
     elif kind == "dir":
-        root = getattr(tree, "root", tree.source)
-        try:
-            st = os.stat(os.path.join(root, "Makefile"))
-        except OSError:
+        if keys is None:
             return None
-        raw = f"dir:{os.path.realpath(root)}:{tree.version}:{st.st_mtime_ns}"
+        root = getattr(tree, "root", tree.source)
+        raw = "dir:" + analysis_key((os.path.realpath(root), tree.version), keys)
     else:
         return None
     return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()

@@ -436,3 +436,40 @@ def test_unchanged_tree_is_answered_from_the_analysis_cache(tree, tmp_path, monk
                         lambda stage="facts": real_version(stage) + ("x" if stage == "analysis" else ""))
     assert text() == changed and len(linked) == 5
     assert os.path.isdir(str(root) + "x")
+
+
+def test_check_index_follows_the_trees_content(tree, tmp_path, monkeypatch, no_racy, capsys):
+    """check's link index of a directory is keyed by every file's content, not by the
+    Makefile's mtime: a base file edited after the scan (a checkout of another branch)
+    gives a new index, and check's answer equals the uncached one."""
+    from analyzer.link import relink
+    monkeypatch.setenv("SKBDROP_CACHE", str(tmp_path / "cache"))
+    cache_mod._check_root.cache_clear()
+    built = []
+    real_build = relink.build_index
+    monkeypatch.setattr(relink, "build_index", lambda f: built.append(1) or real_build(f))
+    patch = tmp_path / "x.patch"
+    patch.write_text("--- a/net/idioms/plain.c\n+++ b/net/idioms/plain.c\n@@ -1,1 +1,2 @@\n"
+                     " // SPDX-License-Identifier: GPL-2.0\n+/* a comment */\n")
+    index_dir = tmp_path / "cache" / f"link-index-{cache_mod.code_version('analysis')}"
+
+    def check(*extra) -> str:
+        capsys.readouterr()
+        main(["check", "--base", str(tree), "--patch", str(patch), "--format", "json",
+              "-j", "1", *extra])
+        return capsys.readouterr().out
+
+    assert main(["scan", str(tree), "-o", str(tmp_path / "a.json"), "-j", "1"]) == 0
+    assert len(_files(index_dir)) == 1                          # kept by the scan
+    first = check()
+    assert built == []                                          # check used it
+    assert first == check("--no-cache")
+    built.clear()
+    # a base file changes; the Makefile does not
+    f = tree / "net" / "idioms" / "constant.c"
+    f.write_text(f.read_text() + "\nvoid idiom_late(struct sk_buff *skb)\n{\n"
+                 "\tkfree_skb_reason(skb, SKB_DROP_REASON_NO_SOCKET);\n}\n")
+    again = check()
+    assert len(built) == 1 and len(_files(index_dir)) == 2     # a new index, a new key
+    assert check() == again and len(built) == 1                 # kept, not built again
+    assert again == check("--no-cache")
