@@ -24,9 +24,15 @@ from analyzer.errors import InputError
 from analyzer.c.facts import CATALOGUE_MARKERS, PREFILTER
 
 
+# the same test with fewer passes over the ~55,000 files that hold none of them (each pass
+# over the tree's 1.3 GB costs ~0.6 CPU s): a marker holding a prefilter word is implied
+_WORTH = PREFILTER + tuple(m for m in CATALOGUE_MARKERS if not any(p in m for p in PREFILTER))
+
+
 def worth_keeping(data: bytes) -> bool:
-    """Could this file hold a site, a family member or the catalogue?"""
-    return any(p in data for p in PREFILTER) or any(m in data for m in CATALOGUE_MARKERS)
+    """Could this file hold a site, a family member or the catalogue (a PREFILTER word or
+    one of the CATALOGUE_MARKERS)?"""
+    return any(p in data for p in _WORTH)
 
 SOURCE_EXT = (".c", ".h")
 TAR_EXT = (".tar.xz", ".tar.gz", ".tgz", ".tar.bz2", ".tar", ".txz")
