@@ -20,7 +20,7 @@ import coccinelle_inventory as ci  # noqa: E402
 
 pytestmark = pytest.mark.realtree
 
-MARKERS = (b"skb", b"drop_reason", b"SKB_")
+MARKERS = (b"skb", b"sk_buff", b"drop_reason", b"SKB_")
 
 
 def documented_rules() -> set[str]:

@@ -139,10 +139,10 @@ def independent_count(root: str, family) -> dict[str, set[tuple[str, int]]]:
             if not counted and not any(n.encode() in data for n in wrappers):
                 continue
             text = _COMMENT_OR_STRING.sub(_blank, data.decode("utf-8", "replace"))    # R1
-            # (only in files the scanner reads: they mention skb, SKB_ or drop_reason --
-            # htc_drv_init.c passing ath9k_htc_beaconep names none, a known gap)
-            for m in (value_use.finditer(text) if any(k in data for k in (b"skb", b"SKB_", b"drop_reason"))
-                      else ()):
+            # (only in files the scanner reads: they mention skb, sk_buff, SKB_ or
+            # drop_reason; htc_drv_init.c, passing ath9k_htc_beaconep, names only sk_buff)
+            for m in (value_use.finditer(text)
+                      if any(k in data for k in (b"skb", b"sk_buff", b"SKB_", b"drop_reason")) else ()):
                 if not re.search(r"\b(?:EXPORT_\w*|[A-Z_]+SYMBOL\w*|TRACE_\w*|DEFINE_EVENT\w*|DECLARE_\w*)\s*\(\s*$", text[max(0, m.start() - 40):m.start()]):
                     taken.add(m.group(1))
             if not counted:

@@ -42,8 +42,10 @@ NS = ("const", "SKB_DROP_REASON_NOT_SPECIFIED")
 
 # Calls whose arguments we keep (the family and its wrappers all match).
 KEEP_CALL = re.compile(r"skb|drop|reason|consume|kfree|SKB_DR")
-# Files worth parsing at all.
-PREFILTER = (b"skb", b"drop_reason", b"SKB_")
+# Files worth parsing at all: "sk_buff" too, for a file that frees its skbs through a
+# wrapper named otherwise (`struct sk_buff *msg = genlmsg_new(…)`, then `nlmsg_free(msg)`)
+# and never writes "skb" (net/handshake/tlshd.c, net/ieee802154/netlink.c).
+PREFILTER = (b"skb", b"sk_buff", b"drop_reason", b"SKB_")
 # Files whose whole text the catalogue needs.
 CATALOGUE_MARKERS = (b"enum skb_drop_reason", b"SKB_DROP_REASON_SUBSYS_SHIFT", b"DEFINE_DROP_REASON")
 

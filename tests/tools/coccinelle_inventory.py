@@ -88,7 +88,7 @@ def read_inventory(version: str) -> dict[tuple[str, int, str], str]:
     return {(fl, int(line), callee): fn for fl, line, _col, fn, callee in rows}
 
 
-NOT_PARSED_MARKERS = (b"skb", b"drop_reason", b"SKB_")   # skbdrop's facts prefilter
+NOT_PARSED_MARKERS = (b"skb", b"sk_buff", b"drop_reason", b"SKB_")   # skbdrop's facts prefilter
 
 
 def classify(tree: str, version: str, sites: dict[tuple[str, int, str], tuple[str, str]],
@@ -111,7 +111,7 @@ def classify(tree: str, version: str, sites: dict[tuple[str, int, str], tuple[st
             rule, ev = "wiring", "the body of " + re.match(r"#define\s+(\w+)", text_line).group(1) + "()"
         elif not any(m in data for m in NOT_PARSED_MARKERS):
             rule = "userspace" if fl.startswith("tools/") else "prefilter"
-            ev = "the file names no skb, SKB_ or drop_reason"
+            ev = "the file names no skb, sk_buff, SKB_ or drop_reason"
         else:
             rule, ev = "unexplained", text_line[:80]
         out.append({"side": "coccinelle", "file": fl, "line": line, "callee": callee,
