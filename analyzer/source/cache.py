@@ -30,8 +30,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
 import stat
 import sys
+import time
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -101,7 +104,38 @@ def _check_root(root: str) -> str | None:
         return _refuse(root, f"is owned by another user (uid {st.st_uid})")
     if st.st_mode & stat.S_IWOTH:
         return _refuse(root, "is writable by other users")
+    _tidy(root)
     return root
+
+
+# the entry directories of one code version; those of other versions (an earlier skbdrop,
+# another checkout) are removed once no run has used them for STALE_DAYS days
+_VERSIONED = re.compile(r"(?:facts|manifest|analysis|link-index)-[0-9a-f]{16}")
+STALE_DAYS = 30
+
+
+def _tidy(root: str) -> None:
+    """Once per process and cache: mark this code's entry directories used (their mtime
+    is set to now) and remove other versions' unused for STALE_DAYS days, so the cache
+    does not grow with every upgrade. Best effort: a failure here fails nothing. A removal
+    cut short (Ctrl-C) leaves whole entries of a version no run uses."""
+    ours = {f"facts-{code_version('facts')}", f"manifest-{code_version('facts')}",
+            f"analysis-{code_version('analysis')}", f"link-index-{code_version('analysis')}"}
+    cutoff = time.time() - STALE_DAYS * 86400
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for e in entries:
+        try:
+            if not _VERSIONED.fullmatch(e.name) or not e.is_dir(follow_symlinks=False):
+                continue
+            if e.name in ours:
+                os.utime(e.path)
+            elif e.stat(follow_symlinks=False).st_mtime < cutoff:
+                shutil.rmtree(e.path, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _refuse(root: str, why: str) -> None:

@@ -11,6 +11,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -473,3 +474,26 @@ def test_check_index_follows_the_trees_content(tree, tmp_path, monkeypatch, no_r
     assert len(built) == 1 and len(_files(index_dir)) == 2     # a new index, a new key
     assert check() == again and len(built) == 1                 # kept, not built again
     assert again == check("--no-cache")
+
+
+def test_other_code_versions_are_removed_once_unused(tmp_path, monkeypatch, tree):
+    """Every code change makes new entry directories; those of other versions that no run
+    has used for STALE_DAYS days are removed by the next run, this code's are marked used,
+    and nothing else in the cache is touched."""
+    root = tmp_path / "cache"
+    old = time.time() - (cache_mod.STALE_DAYS + 1) * 86400
+    for name in ("facts-0123456789abcdef", "link-index-0123456789abcdef", "debian", "notes-1"):
+        (root / name / "ab").mkdir(parents=True)
+        (root / name / "ab" / "x.json").write_text("[]")
+        os.utime(root / name, (old, old))
+    (root / "analysis-fedcba9876543210").mkdir()             # another version, used lately
+    ours = root / f"facts-{cache_mod.code_version('facts')}"
+    ours.mkdir()
+    os.utime(ours, (old, old))
+    r = _cli(["scan", str(tree), "-o", str(tmp_path / "a.json"), "-j", "1"], root)
+    assert r.returncode == 0, r.stderr
+    left = set(os.listdir(root))
+    assert not left & {"facts-0123456789abcdef", "link-index-0123456789abcdef"}
+    assert {"debian", "notes-1", "analysis-fedcba9876543210", ours.name} <= left
+    assert os.stat(ours).st_mtime > time.time() - 600
+    assert (root / "debian" / "ab" / "x.json").read_text() == "[]"
