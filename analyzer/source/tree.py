@@ -103,8 +103,9 @@ class DirTree(Tree):
         return False
 
     def iter_files(self):
+        prefix = os.path.join(self.root, "")           # what os.path.join(root, path) gives
         for path in self.paths():
-            yield path, None, os.path.join(self.root, path)
+            yield path, None, prefix + path
 
     def paths(self) -> list[str]:
         """The .c/.h regular files under the root, sorted, as relative paths; hidden and
