@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from analyzer.commands.header import load, require_catalogue
 from analyzer.model import CORE, Analysis, Reason, Site, Subsystem
 from analyzer.model.rules import has_reason, is_unspecified
+from analyzer.source.btf import LAYOUT as BTF_LAYOUT
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class Diff:
     sites_converted: tuple[Conversion, ...]
     sites_matched: int
     sites_changed: tuple[Conversion, ...] = ()   # matched drops, other reasons, not conversions
+    # reasons of a subsystem whose enum one side's BTF does not hold (a module's): unknown
+    # there, neither added nor removed
+    reasons_not_compared: tuple[Reason, ...] = ()
+    sites_compared: bool = True                  # False when a side is BTF (no sources)
 
     def changed(self) -> bool:
         return any((self.reasons_added, self.reasons_removed, self.reasons_renamed,
@@ -125,12 +130,31 @@ def _match_sites(old: tuple[Site, ...], new: tuple[Site, ...]):
     return added, removed, tuple(conv), tuple(changed), matched
 
 
+def _from_btf(a: Analysis) -> bool:
+    return a.kernel.layout == BTF_LAYOUT
+
+
+def _unseen_subsystems(a: Analysis) -> set[str]:
+    """Subsystems a BTF analysis names (in enum skb_drop_reason_subsys) but holds no
+    reason of: their enum is in a module's BTF (mac80211, openvswitch), not in vmlinux's."""
+    if not _from_btf(a):
+        return set()
+    have = {r.subsystem for r in a.reasons}
+    return {s.name for s in a.subsystems if s.name != CORE and s.name not in have}
+
+
 def diff(old: Analysis, new: Analysis, old_spec: str = "OLD", new_spec: str = "NEW") -> Diff:
     co, cn = require_catalogue(old, old_spec), require_catalogue(new, new_spec)
     ro = {r.name: r for r in co.reasons}
     rn = {r.name: r for r in cn.reasons}
     added = [rn[n] for n in rn.keys() - ro.keys()]
     removed = [ro[n] for n in ro.keys() - rn.keys()]
+    unseen_old, unseen_new = _unseen_subsystems(old), _unseen_subsystems(new)
+    not_compared = sorted([r for r in removed if r.subsystem in unseen_new]
+                          + [r for r in added if r.subsystem in unseen_old],
+                          key=lambda r: (r.value, r.name))
+    removed = [r for r in removed if r.subsystem not in unseen_new]
+    added = [r for r in added if r.subsystem not in unseen_old]
     # renamed: a unique doc text shared by one removed and one added reason
     by_doc_removed: dict[str, list[Reason]] = defaultdict(list)
     by_doc_added: dict[str, list[Reason]] = defaultdict(list)
@@ -164,9 +188,12 @@ def diff(old: Analysis, new: Analysis, old_spec: str = "OLD", new_spec: str = "N
                             for k in so.keys() & sn.keys() if so[k].id != sn[k].id),
                            key=lambda x: (x.new, x.name)))
 
-    sites_added, sites_removed, conv, changed, matched = _match_sites(old.sites, new.sites)
+    compare_sites = not (_from_btf(old) or _from_btf(new))
+    sites_added, sites_removed, conv, changed, matched = \
+        _match_sites(old.sites, new.sites) if compare_sites else ((), (), (), (), 0)
     return Diff(old, new, tuple(added), tuple(removed), tuple(renamed), tuple(renum),
-                s_added, s_removed, s_renum, sites_added, sites_removed, conv, matched, changed)
+                s_added, s_removed, s_renum, sites_added, sites_removed, conv, matched, changed,
+                tuple(not_compared), compare_sites)
 
 
 # --- output -------------------------------------------------------------------------------
@@ -189,7 +216,13 @@ def to_text(d: Diff) -> str:
          f"{len(d.subsystems_renumbered)} renumbered",
          f"sites: {len(d.sites_added)} added, {len(d.sites_removed)} removed, "
          f"{len(d.sites_converted)} converted from unspecified to a reason, "
-         f"{len(d.sites_changed)} with other reasons ({d.sites_matched} matched)"]
+         f"{len(d.sites_changed)} with other reasons ({d.sites_matched} matched)"
+         if d.sites_compared else
+         "sites: not compared (BTF holds the reason table only, no sources)"]
+    if d.reasons_not_compared:
+        subs = sorted({r.subsystem for r in d.reasons_not_compared})
+        L.insert(2, f"reasons not compared: {len(d.reasons_not_compared)}, of "
+                    f"{', '.join(subs)} (their enums are in modules' BTF, not in the one given)")
 
     def section(title, items):
         if items:
@@ -199,6 +232,8 @@ def to_text(d: Diff) -> str:
     section("reasons added", [f"  + {r.name} = {r.value} ({r.subsystem}) {r.file}:{r.line}"
                               for r in d.reasons_added])
     section("reasons removed", [f"  - {r.name} = {r.value} ({r.subsystem})" for r in d.reasons_removed])
+    section("reasons not compared (a module's enum, not in the BTF given)",
+            [f"  ? {r.name} = {r.value} ({r.subsystem})" for r in d.reasons_not_compared])
     section("reasons renamed", [f"  ~ {x.old.name} = {x.old.value} -> {x.new.name} = {x.new.value}"
                                 for x in d.reasons_renamed])
     section("reasons renumbered", [f"  {x.name}: {x.old} -> {x.new} ({x.delta:+d})"
@@ -243,8 +278,11 @@ def to_dict(d: Diff) -> dict:
                     "subsystems_renumbered": len(d.subsystems_renumbered),
                     "sites_added": len(d.sites_added), "sites_removed": len(d.sites_removed),
                     "sites_converted": len(d.sites_converted), "sites_matched": d.sites_matched,
-                    "sites_changed": len(d.sites_changed)},
-        "reasons": {"added": [_reason_d(r) for r in d.reasons_added],
+                    "sites_changed": len(d.sites_changed),
+                    "reasons_not_compared": len(d.reasons_not_compared),
+                    "sites_compared": d.sites_compared},
+        "reasons": {"not_compared": [_reason_d(r) for r in d.reasons_not_compared],
+                    "added": [_reason_d(r) for r in d.reasons_added],
                     "removed": [_reason_d(r) for r in d.reasons_removed],
                     "renamed": [{"old": _reason_d(x.old), "new": _reason_d(x.new)}
                                 for x in d.reasons_renamed],

@@ -105,3 +105,28 @@ def test_cli_exit_codes(capsys):
     assert cli.main(["diff", NOCAT, NEW]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "no drop-reason catalogue" in err
+
+
+def test_against_btf_module_reasons_and_sites_are_not_compared(capsys):
+    """The 6.18.44 headers against the BTF of that kernel (captured with bpftool): vmlinux's
+    BTF names the mac80211 and openvswitch subsystems but their reason enums live in the
+    modules' BTF, so those reasons are unknown there, not removed; and BTF holds no sites,
+    so none is 'removed'. Everything else is equal."""
+    import os
+    from analyzer.pipeline import load_analysis
+    from helpers import TESTS
+    tree = os.path.join(TESTS, "fixtures", "layouts", "6.18")
+    btf = "btf:" + os.path.join(TESTS, "data", "runtime-6.18", "btf-drop-reasons.json")
+    old, new = load_analysis(tree, use_cache=False, sources=False), load_analysis(btf, sources=False)
+    d = diff(old, new)
+    module = [r for r in old.reasons if r.subsystem in ("mac80211_unusable", "openvswitch")]
+    assert module and set(d.reasons_not_compared) == set(module)
+    assert (d.reasons_added, d.reasons_removed, d.reasons_renumbered, d.subsystems_removed) == ((), (), (), ())
+    assert not d.sites_compared and d.sites_removed == () and not d.changed()
+    assert not fails(d, "removed")
+    text = to_text(d)
+    assert "sites: not compared" in text and f"reasons not compared: {len(module)}" in text
+    j = to_dict(d)
+    assert j["summary"]["reasons_removed"] == 0 and len(j["reasons"]["not_compared"]) == len(module)
+    assert cli.main(["diff", tree, btf, "--fail-on", "removed", "--no-cache"]) == 0
+    capsys.readouterr()
