@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("schema", help="print a JSON Schema of skbdrop's JSON (no NAME: list them)")
     s.add_argument("name", nargs="?", metavar="NAME",
-                   help="analysis, export-reasons, export-sites, check or explain")
+                   help="analysis, export-reasons, export-sites, check, explain, diff or verify")
     s.add_argument("-o", "--output", default="-")
     return p
 

@@ -27,7 +27,7 @@ import pytest
 
 from analyzer import schemas
 from analyzer.cli import main
-from analyzer.commands import check, explain, export
+from analyzer.commands import check, diff, explain, export, verify
 from analyzer.model import data as model
 from analyzer.source.patch import parse_patch
 
@@ -36,7 +36,7 @@ IDIOMS = os.path.join(HERE, "fixtures", "idioms")
 LAYOUT_618 = os.path.join(HERE, "fixtures", "layouts", "6.18")
 RUNTIME = os.path.join(HERE, "data", "runtime-6.18")
 CHECK_DATA = os.path.join(HERE, "data", "check")
-NAMES = ["analysis", "check", "explain", "export-reasons", "export-sites"]
+NAMES = ["analysis", "check", "diff", "explain", "export-reasons", "export-sites", "verify"]
 
 
 def validate(name: str, doc) -> None:
@@ -183,6 +183,21 @@ def test_the_checks_bite():
         validate("export-reasons", {**good, "schema": 2})
 
 
+def test_fixture_diff_and_verify(idioms_json, capsys):
+    """diff of two kernels (sites too), diff and verify against a BTF capture and a
+    tracepoint format file (mismatches, not-compared module reasons, no sites)."""
+    btf = os.path.join(RUNTIME, "btf-drop-reasons.json")
+    for args, code in ((["diff", idioms_json, LAYOUT_618], None),
+                       (["diff", LAYOUT_618, "btf:" + btf], 0),
+                       (["verify", LAYOUT_618, "--btf", btf], 0),
+                       (["verify", idioms_json, "--btf", btf], 1),
+                       (["verify", LAYOUT_618, "--tracefs-format",
+                         os.path.join(RUNTIME, "kfree_skb.format")], 0)):
+        got = main([*args, "--format", "json", "--no-cache"])
+        assert code is None or got == code, args
+        validate(args[0], capsys.readouterr().out)
+
+
 # --- the real Debian trees ------------------------------------------------------------------
 
 @pytest.fixture(params=["61", "612"])
@@ -217,6 +232,16 @@ def test_real_explain_trace(real, trace):
     with open(os.path.join(RUNTIME, trace), "rb") as f:
         rep = explain.run_trace(real, f, trace)
     validate("explain", json.dumps(rep))
+
+
+@pytest.mark.realtree
+def test_real_diff_and_verify(analysis_61, analysis_612):
+    d = diff.diff(analysis_61, analysis_612)
+    assert d.sites_added and d.sites_removed and d.reasons_added
+    validate("diff", diff.to_json(d))
+    res = verify.verify(analysis_612, "debian:6.12", btf=os.path.join(RUNTIME, "btf-drop-reasons.json"))
+    assert res.mismatches
+    validate("verify", verify.to_json(analysis_612, res))
 
 
 def _base_of(path: str) -> str:

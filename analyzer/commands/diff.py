@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from analyzer.commands.header import load, require_catalogue
 from analyzer.model import CORE, Analysis, Reason, Site, Subsystem
+from analyzer.model.data import SCHEMA
 from analyzer.model.rules import has_reason, is_unspecified
 from analyzer.source.btf import LAYOUT as BTF_LAYOUT
 
@@ -269,7 +270,7 @@ def _subsys_d(s: Subsystem) -> dict:
 def to_dict(d: Diff) -> dict:
     k = lambda a: {"version": a.kernel.version, "source": a.kernel.source}  # noqa: E731
     return {
-        "old": k(d.old), "new": k(d.new),
+        "schema": SCHEMA, "old": k(d.old), "new": k(d.new),
         "summary": {"reasons_added": len(d.reasons_added), "reasons_removed": len(d.reasons_removed),
                     "reasons_renamed": len(d.reasons_renamed),
                     "reasons_renumbered": len(d.reasons_renumbered),

@@ -19,6 +19,7 @@ from analyzer.source.btf import Enum, read_enums, read_trace_format
 from analyzer.errors import InputError
 from analyzer.commands.header import Catalogue, load, require_catalogue
 from analyzer.model import CORE, Analysis
+from analyzer.model.data import SCHEMA
 from analyzer.model.rules import (NOT_DROP_REASONS, index_in_subsystem, is_bound_name, shift_of,
                                   subsystem_of)
 
@@ -204,7 +205,7 @@ def to_text(a: Analysis, res: Result) -> str:
 
 
 def to_json(a: Analysis, res: Result) -> str:
-    doc = {"kernel": {"version": a.kernel.version, "source": a.kernel.source},
+    doc = {"schema": SCHEMA, "kernel": {"version": a.kernel.version, "source": a.kernel.source},
            "against": {"kind": res.against, "file": res.file},
            "compared": res.compared, "ok": res.ok,
            "mismatches": [{**asdict(m), "delta": m.delta} for m in res.mismatches],

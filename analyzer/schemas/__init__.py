@@ -5,6 +5,8 @@
   export-sites    `skbdrop export --table sites --format json`
   check           `skbdrop check --format json`
   explain         `skbdrop explain --format json` (and explain.json of `-o DIR`)
+  diff            `skbdrop diff --format json`
+  verify          `skbdrop verify --format json`
 
 Policy (README, "JSON schemas"): fields added keep the schema number; a field renamed,
 removed or retyped takes the next one. Objects therefore allow additional properties.
