@@ -15,6 +15,7 @@ from dataclasses import replace
 from analyzer.c.extract import extract
 from analyzer.c.facts import FileFacts, SkipFile
 from analyzer.errors import InputError
+from analyzer.gcpause import without_gc
 from analyzer.source.cache import FactsCache, content_key, decode_facts, encode_facts, usable_root
 from analyzer.source.codec import BadEntry
 from analyzer.source.manifest import Manifest, stat_key
@@ -105,6 +106,12 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
     Files are parsed in worker processes while the main process goes on reading; a
     directory tree keeps a manifest (size, mtime, inode, ctime -> content key) in the cache, so a warm
     scan stats files instead of reading them."""
+    with without_gc():          # the facts: many small objects, no cycles
+        return _collect_facts(tree, jobs, use_cache, progress, overrides, manifest)
+
+
+def _collect_facts(tree: Tree, jobs: int | None, use_cache: bool, progress: bool,
+                   overrides: Mapping[str, bytes] | None, manifest: Manifest | None) -> Facts:
     root = usable_root() if use_cache else None
     cache = FactsCache(root)
     if manifest is None and root:
@@ -126,8 +133,6 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
     chunk: list = []
     fulls: dict[str, str] = {}
     bar = _progress(progress, "scanning")
-    was_enabled = gc.isenabled()
-    gc.disable()
 
     def flush():
         if chunk:
@@ -201,8 +206,6 @@ def collect_facts(tree: Tree, *, jobs: int | None = None, use_cache: bool = True
             pool.shutdown()
         if bar is not None:
             bar.close()
-        if was_enabled:
-            gc.enable()
     if manifest is not None:
         manifest.save()
     return out

@@ -312,13 +312,18 @@ _DECL_BEFORE = re.compile(r"(?:^|[\s(])(?:void|int|bool|static|inline|extern|uns
                           r"u32|struct\s+\w+|enum\s+\w+|__\w+)\s*\**\s*$|\.\s*$|->\s*$|&\s*$")
 
 
+def _word_start(text: str, i: int) -> int:
+    """Where the word (a run of \\w characters) that reaches position I begins."""
+    while i > 0 and _WORD_CHAR.match(text, i - 1):
+        i -= 1
+    return i
+
+
 def _word_at(text: str, start: int, end: int) -> tuple[int, int]:
-    """The bounds of the word (a run of \\w characters) that holds TEXT[START:END]."""
-    while start > 0 and _WORD_CHAR.match(text, start - 1):
-        start -= 1
+    """The bounds of the word that holds TEXT[START:END]."""
     while _WORD_CHAR.match(text, end):
         end += 1
-    return start, end
+    return _word_start(text, start), end
 
 
 def _used_as_value(text: str, name: str) -> bool:
@@ -361,7 +366,4 @@ def _spaces(m: re.Match) -> str:
 def _text_calls_in(text: str):
     """The matches of _TEXT_CALL in TEXT, in order (each a match of _TEXT_CALL itself)."""
     for m in _KW_CALL.finditer(text):
-        start = m.start()
-        while start > 0 and _WORD_CHAR.match(text, start - 1):
-            start -= 1
-        yield _TEXT_CALL.match(text, start)
+        yield _TEXT_CALL.match(text, _word_start(text, m.start()))

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from analyzer.commands.header import load, require_catalogue
 from analyzer.model import CORE, Analysis, Reason, Site, Subsystem
 from analyzer.model.data import SCHEMA
-from analyzer.model.rules import has_reason, is_unspecified
-from analyzer.source.btf import LAYOUT as BTF_LAYOUT
+from analyzer.model.rules import from_btf, has_reason, is_unspecified
 
 
 @dataclass(frozen=True)
@@ -131,14 +130,10 @@ def _match_sites(old: tuple[Site, ...], new: tuple[Site, ...]):
     return added, removed, tuple(conv), tuple(changed), matched
 
 
-def _from_btf(a: Analysis) -> bool:
-    return a.kernel.layout == BTF_LAYOUT
-
-
 def _unseen_subsystems(a: Analysis) -> set[str]:
     """Subsystems a BTF analysis names (in enum skb_drop_reason_subsys) but holds no
     reason of: their enum is in a module's BTF (mac80211, openvswitch), not in vmlinux's."""
-    if not _from_btf(a):
+    if not from_btf(a):
         return set()
     have = {r.subsystem for r in a.reasons}
     return {s.name for s in a.subsystems if s.name != CORE and s.name not in have}
@@ -189,7 +184,7 @@ def diff(old: Analysis, new: Analysis, old_spec: str = "OLD", new_spec: str = "N
                             for k in so.keys() & sn.keys() if so[k].id != sn[k].id),
                            key=lambda x: (x.new, x.name)))
 
-    compare_sites = not (_from_btf(old) or _from_btf(new))
+    compare_sites = not (from_btf(old) or from_btf(new))
     sites_added, sites_removed, conv, changed, matched = \
         _match_sites(old.sites, new.sites) if compare_sites else ((), (), (), (), 0)
     return Diff(old, new, tuple(added), tuple(removed), tuple(renamed), tuple(renum),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from analyzer.errors import NoCatalogue
 from analyzer.model import CORE, Analysis, Reason, Subsystem
-from analyzer.model.rules import DEFAULT_SHIFT, is_bound, subsystem_of
+from analyzer.model.rules import DEFAULT_SHIFT, from_btf, is_bound, subsystem_of
 
 PREFIX = "SKBDROP_REASON_"
 GUARD = "SKBDROP_DROP_REASONS_H"
@@ -215,8 +215,8 @@ def render(a: Analysis, spec: str = "") -> str:
         core_max=cat.core_max, core_count=len(cat.core), subsystems=subsystems,
         subsys_num=cat.subsys_num,
         shift=cat.shift, mask=cat.mask, count=len(all_entries),
-        docs_absent=a.kernel.layout == "btf" or not any(r.doc for r in cat.reasons),
-        from_btf=a.kernel.layout == "btf",
+        docs_absent=from_btf(a) or not any(r.doc for r in cat.reasons),
+        from_btf=from_btf(a),
         core_file=cat.core[0].file if cat.core else "")
     return re.sub(r"[ \t]+\n", "\n", text)
 

@@ -2,12 +2,12 @@
 call graph -> one Analysis."""
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Mapping
 
 from analyzer import timing
 from analyzer.c.facts import FileFacts
+from analyzer.gcpause import without_gc
 from analyzer.link import catalogue as cat_mod
 from analyzer.link.callgraph import build_callgraph
 from analyzer.link.family import derive_family
@@ -19,14 +19,8 @@ from analyzer.model import (Analysis, FilesInfo, KernelInfo, Site, Skipped, Summ
 
 def link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,
          skipped: Mapping[str, str] | None = None, scanned: int | None = None) -> Analysis:
-    # many small immutable objects and no cycles: the cyclic GC only costs time here
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with without_gc():          # many small immutable objects, no cycles
         return _link(facts, kernel, skipped=skipped, scanned=scanned)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _link(facts: Mapping[str, FileFacts], kernel: KernelInfo, *,

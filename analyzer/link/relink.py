@@ -14,7 +14,6 @@ cache; the facts of single files come through the tree's manifest and the facts 
 """
 from __future__ import annotations
 
-import gc
 import os
 import threading
 from collections import defaultdict
@@ -26,6 +25,7 @@ from analyzer.c.facts import FileFacts
 from analyzer.c.text import identifiers
 from analyzer.errors import InputError
 from analyzer.forks import Child, ChildFailed
+from analyzer.gcpause import without_gc
 from analyzer.link import catalogue as cat_mod
 from analyzer.link.analysis import link
 from analyzer.link.family import derive_family
@@ -134,14 +134,8 @@ def terms_of(f: FileFacts) -> Iterable[tuple]:
 
 
 def build_index(facts: Facts) -> LinkIndex:
-    # many small objects, no cycles: the cyclic GC only costs time here (as in link)
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with without_gc():          # many small objects, no cycles (as in link)
         return _build_index(facts)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _build_index(facts: Facts) -> LinkIndex:

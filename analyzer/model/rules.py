@@ -36,6 +36,10 @@ from analyzer.model.data import CONSUMED, CORE, NOT_SPECIFIED, Analysis, Reason,
 REASONED, INCOMPLETE, UNSPECIFIED, CONSUME = "reasoned", "incomplete", "unspecified", "consume"
 CLASSES = (REASONED, INCOMPLETE, UNSPECIFIED, CONSUME)
 
+# The layout of an analysis read from BTF (source/btf.py): the reason table of the enums
+# that BTF holds (not a module's, in vmlinux's), no docs, no sources, no sites.
+BTF_LAYOUT = "btf"
+
 # The kernel's SKB_DROP_REASON_SUBSYS_SHIFT since 6.4; trees before have no subsystems.
 DEFAULT_SHIFT = 16
 NOT_DROPPED_YET = "SKB_NOT_DROPPED_YET"
@@ -45,6 +49,11 @@ BOUND_NAMES = frozenset({"SKB_DROP_REASON_MAX", "SKB_DROP_REASON_SUBSYS_MASK"})
 
 
 # --- sites ------------------------------------------------------------------------------
+
+def from_btf(a: Analysis) -> bool:
+    """Was A read from BTF (the reason table only)?"""
+    return a.kernel.layout == BTF_LAYOUT
+
 
 def is_consume(s: Site) -> bool:
     return s.kind != "drop"

@@ -195,7 +195,6 @@ CORE_ENUM = "skb_drop_reason"
 SUBSYS_ENUM = "skb_drop_reason_subsys"
 SUBSYS_PREFIX = "SKB_DROP_REASON_SUBSYS_"
 MASK = "SKB_DROP_REASON_SUBSYS_MASK"
-LAYOUT = "btf"
 
 
 def _kernel_release(path: str) -> str:
@@ -239,6 +238,7 @@ def analysis_from_btf(path: str):
     from analyzer import __version__
     from analyzer.link.catalogue import core_short
     from analyzer.model import CORE, Analysis, KernelInfo, Reason, Subsystem
+    from analyzer.model.rules import BTF_LAYOUT
     if not os.path.exists(path):
         raise InputError(f"btf:{path}: no such file")
     enums = read_enums(path)
@@ -277,6 +277,6 @@ def analysis_from_btf(path: str):
     reasons.sort(key=lambda r: (r.value, r.name))
     subsystems.sort(key=lambda s: s.id)
     return Analysis(kernel=KernelInfo(version=_kernel_release(path), source=f"btf:{path}",
-                                      layout=LAYOUT, subsys_shift=shift),
+                                      layout=BTF_LAYOUT, subsys_shift=shift),
                     reasons=tuple(reasons), subsystems=tuple(subsystems),
                     tool_version=__version__)
