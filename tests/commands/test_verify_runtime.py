@@ -13,7 +13,6 @@ tests/data/runtime-6.18/: its BTF enums (bpftool -j format, btf-drop-reasons.jso
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -29,18 +28,11 @@ RUNTIME = os.path.join(TESTS, "data", "runtime-6.18")
 BTF = os.path.join(RUNTIME, "btf-drop-reasons.json")
 FORMAT = os.path.join(RUNTIME, "kfree_skb.format")
 TREE_618 = os.path.join(TESTS, "fixtures", "layouts", "6.18")
-BOUNDS = {"SKB_DROP_REASON_MAX", "SKB_DROP_REASON_SUBSYS_MASK", "SKB_DROP_REASON_SUBSYS_NUM"}
 
 
 @pytest.fixture(scope="module")
 def analysis_618():
     return load_analysis(TREE_618, use_cache=False)
-
-
-def btf_enums() -> dict[str, dict[str, int]]:
-    with open(BTF, encoding="utf-8") as f:
-        doc = json.load(f)
-    return {t["name"]: {v["name"]: v["val"] for v in t["values"]} for t in doc["types"]}
 
 
 def test_618_catalogue_matches_the_running_kernel_btf(analysis_618, capsys):
@@ -68,19 +60,11 @@ def expected_612_vs_btf(root_612: str, run: dict | None = None
                         ) -> set[tuple[str, str, str, int | None, int | None]]:
     """(enum, kind, name, catalogue, runtime) from gcc's 6.12 values and the raw JSON."""
     res = oracle.compiler_enums(root_612)
-    run = run or btf_enums()
+    run = run or live_kernel.captured()
     out = set()
     for enum in ("skb_drop_reason", "skb_drop_reason_subsys"):
         e = res.enum(enum)
-        cat = {n: v for n, v in zip(e.enumerators, e.values) if n not in BOUNDS}
-        rt = {n: v for n, v in run[enum].items() if n not in BOUNDS}
-        for n in cat.keys() - rt.keys():
-            out.add((enum, "missing", n, cat[n], None))
-        for n in rt.keys() - cat.keys():
-            out.add((enum, "extra", n, None, rt[n]))
-        for n in cat.keys() & rt.keys():
-            if cat[n] != rt[n]:
-                out.add((enum, "value", n, cat[n], rt[n]))
+        out |= live_kernel.differences(enum, dict(zip(e.enumerators, e.values)), run[enum])
     return out
 
 
@@ -137,14 +121,9 @@ LIVE = "/sys/kernel/btf/vmlinux"
 
 def _live_enums() -> dict[str, dict[str, int]]:
     """The running kernel's enums, as bpftool dumps them, read with the json module."""
-    import shutil
-    import subprocess
-    exe = shutil.which("bpftool")
-    assert exe, "bpftool missing (the Makefile installs it)"
-    doc = json.loads(subprocess.run([exe, "btf", "dump", "file", LIVE, "-j"], check=True,
-                                    capture_output=True, text=True).stdout)
-    return {t["name"]: {v["name"]: v["val"] for v in t.get("values", [])}
-            for t in doc["types"] if t["kind"] in ("ENUM", "ENUM64") and t.get("name")}
+    run = live_kernel.live()
+    assert not isinstance(run, str), run + " (the Makefile installs bpftool)"
+    return run
 
 
 @pytest.mark.realtree

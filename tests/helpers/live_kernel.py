@@ -47,20 +47,26 @@ def live() -> dict[str, dict[str, int]] | str:
     return _enums(json.loads(r.stdout))
 
 
+def differences(enum: str, cat: dict[str, int], run: dict[str, int]
+                ) -> set[tuple[str, str, str, int | None, int | None]]:
+    """(ENUM, kind, name, value in CAT, value in RUN) for each name (bounds left out) the
+    two have otherwise: kind "missing" (only in CAT), "extra" (only in RUN) or "value"."""
+    cat = {n: v for n, v in cat.items() if n not in BOUNDS}
+    rt = {n: v for n, v in run.items() if n not in BOUNDS}
+    return ({(enum, "missing", n, cat[n], None) for n in cat.keys() - rt.keys()}
+            | {(enum, "extra", n, None, rt[n]) for n in rt.keys() - cat.keys()}
+            | {(enum, "value", n, cat[n], rt[n]) for n in cat.keys() & rt.keys() if cat[n] != rt[n]})
+
+
 @lru_cache(maxsize=1)
 def drift() -> frozenset[tuple[str, str, str, int | None, int | None]]:
-    """(enum, kind, name, captured value, live value) for each reason name (bounds left
-    out) the running kernel has otherwise than the capture: kind "extra" (only live),
-    "missing" (only captured) or "value". Empty for the captured kernel itself."""
+    """The differences of the running kernel's reason enums from the capture's. Empty
+    for the captured kernel itself."""
     run = live()
     assert not isinstance(run, str), run
     out = set()
     for enum, cap in captured().items():
-        cap = {n: v for n, v in cap.items() if n not in BOUNDS}
-        rt = {n: v for n, v in run.get(enum, {}).items() if n not in BOUNDS}
-        out |= {(enum, "missing", n, cap[n], None) for n in cap.keys() - rt.keys()}
-        out |= {(enum, "extra", n, None, rt[n]) for n in rt.keys() - cap.keys()}
-        out |= {(enum, "value", n, cap[n], rt[n]) for n in cap.keys() & rt.keys() if cap[n] != rt[n]}
+        out |= differences(enum, cap, run.get(enum, {}))
     return frozenset(out)
 
 
