@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make bench`: skbdrop on a real tree (default Debian 6.12), measured in one run.
+"""`make bench`: skbdrop on a real tree (default Debian 6.12.117, as the tests), measured in one run.
 
 Prints, for the same tree and run: the time of `grep -rnE` for the family names (the
 yardstick), then
@@ -31,6 +31,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from helpers import DEB61, DEB612  # noqa: E402  the pinned trees (tests/kernels)
 
 NAMES = ("kfree_skb", "kfree_skb_reason", "sk_skb_reason_drop", "tcp_drop_reason",
          "dev_kfree_skb_any", "dev_kfree_skb", "dev_kfree_skb_irq", "consume_skb")
@@ -107,8 +110,8 @@ def scratch_tree(root: str, parts: tuple[str, ...], where: str) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--kernel", default="debian:6.12")
-    ap.add_argument("--second", default="debian:6.1",
+    ap.add_argument("--kernel", default=DEB612)
+    ap.add_argument("--second", default=DEB61,
                     help="a second version scanned after the first with the same cache")
     ap.add_argument("--no-scaling", action="store_true", help="skip the scans of parts of the tree")
     a = ap.parse_args()

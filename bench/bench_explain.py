@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from analyzer.events.readers import Aggregate, read_events  # noqa: E402
 from analyzer.commands.explain import Index, explain_events, text_trace, trace_report  # noqa: E402
+from helpers import DEB612  # noqa: E402  the pinned tree (tests/kernels)
 
 DATA = os.path.join(ROOT, "tests", "data", "runtime-6.18")
 FILES = {"trace": "trace.txt", "perf": "perf-script.converted.txt", "dropwatch": "dropwatch.converted.txt",
@@ -88,7 +89,7 @@ def rss_mb() -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kernel", default="debian:6.12", help="KERNEL spec, analysis.json, or 'fixture'")
+    ap.add_argument("--kernel", default=DEB612, help="KERNEL spec, analysis.json, or 'fixture'")
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--format", choices=sorted(FILES), default="trace")
     ap.add_argument("--limit", type=float, default=10.0, help="seconds allowed (exit 1 above)")

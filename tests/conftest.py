@@ -21,7 +21,7 @@ import pytest
 
 from analyzer.source.tree import cache_dir
 
-from helpers import REPO  # tests/helpers/ (pyproject: pythonpath = ["tests"])
+from helpers import DEB61, DEB612, REPO  # tests/helpers/ (pyproject: pythonpath = ["tests"])
 
 USER_CACHE = cache_dir()                     # before the override below
 os.environ.setdefault("SKBDROP_KERNELS", os.path.join(USER_CACHE, "debian"))
@@ -44,22 +44,22 @@ def _scan(spec: str):
 
 @pytest.fixture(scope="session")
 def analysis_61():
-    return _scan("debian:6.1")
+    return _scan(DEB61)
 
 
 @pytest.fixture(scope="session")
 def analysis_612():
-    return _scan("debian:6.12")
+    return _scan(DEB612)
 
 
 @pytest.fixture(scope="session")
 def tree_61():
-    return open_tree("debian:6.1")
+    return open_tree(DEB61)
 
 
 @pytest.fixture(scope="session")
 def tree_612():
-    return open_tree("debian:6.12")
+    return open_tree(DEB612)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from collections import defaultdict
 import pytest
 
 from helpers.oracle import catalogue_gold
+from helpers import DEB612
 
 # -- 1. every reason value as gcc computes it -------------------------------------------------
 
@@ -322,7 +323,7 @@ def test_callgraph_reaches_entry_points(analysis_612):
 
 def test_rescan_is_byte_identical(analysis_612):
     from analyzer.pipeline import scan
-    again = scan("debian:6.12", jobs=2)          # warm cache, other worker count
+    again = scan(DEB612, jobs=2)          # warm cache, other worker count
     assert again.to_json() == analysis_612.to_json()
 
 

@@ -30,6 +30,7 @@ from analyzer.cli import main
 from analyzer.commands import check, diff, explain, export, verify
 from analyzer.model import data as model
 from analyzer.source.patch import parse_patch
+from helpers import DEB61, DEB612, pinned
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDIOMS = os.path.join(HERE, "fixtures", "idioms")
@@ -239,7 +240,7 @@ def test_real_diff_and_verify(analysis_61, analysis_612):
     d = diff.diff(analysis_61, analysis_612)
     assert d.sites_added and d.sites_removed and d.reasons_added
     validate("diff", diff.to_json(d))
-    res = verify.verify(analysis_612, "debian:6.12", btf=os.path.join(RUNTIME, "btf-drop-reasons.json"))
+    res = verify.verify(analysis_612, DEB612, btf=os.path.join(RUNTIME, "btf-drop-reasons.json"))
     assert res.mismatches
     validate("verify", verify.to_json(analysis_612, res))
 
@@ -247,7 +248,7 @@ def test_real_diff_and_verify(analysis_61, analysis_612):
 def _base_of(path: str) -> str:
     with open(path, encoding="utf-8") as f:
         m = re.search(r"^Base: (\S+)$", f.read(), re.M)
-    return m.group(1) if m else "debian:6.12"
+    return pinned(m.group(1)) if m else DEB612
 
 
 @pytest.mark.realtree
@@ -266,10 +267,10 @@ def test_real_check(path, engines):
 @pytest.mark.realtree
 def test_real_check_whole_file(engines, tree_612):
     """A whole file of 6.12 applied to 6.1 (findings with suggestions and sources)."""
-    eng = engines("debian:6.1")
+    eng = engines(DEB61)
     path = "net/ipv4/tcp_ipv4.c"
     text = _unified(path, eng.read(path), tree_612.read(path).decode("utf-8", "surrogateescape"))
-    rep = check.check_series(lambda: eng, "debian:6.1", [parse_patch(text, "tcp_ipv4 6.1->6.12")])
+    rep = check.check_series(lambda: eng, DEB61, [parse_patch(text, "tcp_ipv4 6.1->6.12")])
     assert rep.findings()
     validate("check", check.to_json(rep))
 

@@ -16,7 +16,7 @@ import pytest
 
 from analyzer.source.tree import open_tree
 
-from helpers import TESTS
+from helpers import DEB612, TESTS
 
 ROOT = os.path.dirname(TESTS)
 HOOKS = os.path.join(ROOT, ".pre-commit-hooks.yaml")
@@ -75,7 +75,7 @@ def kernel_repo(tmp_path):
     (repo / "Documentation").mkdir()
     (repo / "include/linux").mkdir(parents=True)
     (repo / "net/core").mkdir(parents=True)
-    t612 = open_tree("debian:6.12")
+    t612 = open_tree(DEB612)
     # the catalogue and the family's roots and wrappers, as in the real tree
     for path in ("include/net/dropreason-core.h", "include/net/dropreason.h",
                  "include/linux/skbuff.h", "net/core/skbuff.c"):

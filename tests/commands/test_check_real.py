@@ -24,7 +24,7 @@ from analyzer.source.patch import parse_patch
 from analyzer.formats.sarif import to_sarif
 from analyzer.source.tree import open_tree
 
-from helpers import TESTS
+from helpers import DEB61, DEB612, TESTS
 
 SCHEMA = os.path.join(TESTS, "data", "check", "sarif-schema-2.1.0.json")
 
@@ -33,12 +33,12 @@ pytestmark = pytest.mark.realtree
 
 @pytest.fixture(scope="module")
 def engine61():
-    return check.ScanEngine("debian:6.1")
+    return check.ScanEngine(DEB61)
 
 
 @pytest.fixture(scope="module")
 def tree612():
-    return open_tree("debian:6.12")
+    return open_tree(DEB612)
 
 
 def whole_file(engine61, tree612, path):
@@ -47,7 +47,7 @@ def whole_file(engine61, tree612, path):
     text = f"diff --git a/{path} b/{path}\n" + "".join(difflib.unified_diff(
         old.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}"))
     patch = parse_patch(text, f"{path} 6.1->6.12")
-    return check.check_series(lambda: engine61, "debian:6.1", [patch])
+    return check.check_series(lambda: engine61, DEB61, [patch])
 
 
 def found(rep):

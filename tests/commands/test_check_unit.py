@@ -25,7 +25,7 @@ from analyzer.cli import main
 from analyzer.model.findings import RULES, at_least
 from analyzer.model import Analysis, FamilyMember, KernelInfo, Reason, Site, Subsystem
 
-from helpers import TESTS
+from helpers import DEB612, TESTS
 
 SCHEMA = os.path.join(TESTS, "data", "check", "sarif-schema-2.1.0.json")
 
@@ -451,12 +451,12 @@ def test_sarif_validates(tmp_path):
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-    assert main(["check", "--base", "debian:6.12", "--patch", str(tmp_path / "nope.patch")]) == 2
+    assert main(["check", "--base", DEB612, "--patch", str(tmp_path / "nope.patch")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nope.patch" in err
     bad = tmp_path / "bad.patch"
     bad.write_text("this is not a diff\n")
-    assert main(["check", "--base", "debian:6.12", "--patch", str(bad)]) == 2
+    assert main(["check", "--base", DEB612, "--patch", str(bad)]) == 2
     assert "no diff found" in capsys.readouterr().err
     assert main(["check", "--patch", str(bad)]) == 2
     capsys.readouterr()

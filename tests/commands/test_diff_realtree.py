@@ -24,13 +24,14 @@ import pytest
 
 from analyzer import cli
 from analyzer.commands.diff import diff, to_text
+from helpers import DEB61, DEB612
 
 pytestmark = pytest.mark.realtree
 
 
 @pytest.fixture(scope="module")
 def d(analysis_61, analysis_612):
-    return diff(analysis_61, analysis_612, "debian:6.1", "debian:6.12")
+    return diff(analysis_61, analysis_612, DEB61, DEB612)
 
 
 def test_reasons_added(d):

@@ -15,7 +15,7 @@ import pytest
 from analyzer.events.readers import read_text
 from analyzer.commands.explain import CERTAIN, Index, explain_events, reason_report, run_trace
 
-from helpers import TESTS
+from helpers import DEB612, TESTS
 from test_explain import DATA, EXPECTED_612, FORMATS, answer
 
 LAYOUT_618 = os.path.join(TESTS, "fixtures", "layouts", "6.18")
@@ -43,7 +43,7 @@ def a612(request):
     try:
         return request.getfixturevalue("analysis_612")
     except pytest.FixtureLookupError:
-        return _scan("debian:6.12")
+        return _scan(DEB612)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import pytest
 from analyzer.commands.report import OutputDir, ReportInput, build_report
 from analyzer.formats.html.views import KernelView
 from analyzer.formats.html.source import open_source
+from helpers import DEB61, DEB612
 
 pytestmark = pytest.mark.realtree
 
@@ -41,7 +42,7 @@ def _build(tmp_path_factory, pairs):
 
 @pytest.fixture(scope="module")
 def report_612(tmp_path_factory, analysis_612):
-    out, res = _build(tmp_path_factory, [("debian:6.12", analysis_612)])
+    out, res = _build(tmp_path_factory, [(DEB612, analysis_612)])
     return analysis_612, out, res
 
 
@@ -115,7 +116,7 @@ def test_612_in_chromium(report_612):
 
 
 def test_61_and_612_trend_and_diff(tmp_path_factory, analysis_61, analysis_612):
-    out, res = _build(tmp_path_factory, [("debian:6.1", analysis_61), ("debian:6.12", analysis_612)])
+    out, res = _build(tmp_path_factory, [(DEB61, analysis_61), (DEB612, analysis_612)])
     v61, v612 = analysis_61.kernel.version, analysis_612.kernel.version
     assert res.kernels == [v61, v612]
     trend = _text(os.path.join(out, "trend.html"))

@@ -22,7 +22,7 @@ from analyzer import cli
 from analyzer.pipeline import load_analysis
 from analyzer.commands.verify import verify
 
-from helpers import TESTS, live_kernel, oracle
+from helpers import DEB612, TESTS, live_kernel, oracle
 
 RUNTIME = os.path.join(TESTS, "data", "runtime-6.18")
 BTF = os.path.join(RUNTIME, "btf-drop-reasons.json")
@@ -70,7 +70,7 @@ def expected_612_vs_btf(root_612: str, run: dict | None = None
 
 @pytest.mark.realtree
 def test_612_against_the_running_kernel_btf(analysis_612, root_612, capsys, tmp_path):
-    res = verify(analysis_612, "debian:6.12", btf=BTF)
+    res = verify(analysis_612, DEB612, btf=BTF)
     got = {(m.enum, m.kind, m.name, m.catalogue, m.runtime) for m in res.mismatches}
     # a handful read by hand (see the module docstring)
     assert ("skb_drop_reason", "extra", "SKB_DROP_REASON_UNIX_DISCONNECT", None, 7) in got
@@ -92,7 +92,7 @@ def test_612_against_the_running_kernel_btf(analysis_612, root_612, capsys, tmp_
 
 @pytest.mark.realtree
 def test_612_against_the_running_kernel_tracepoint(analysis_612, root_612):
-    res = verify(analysis_612, "debian:6.12", tracefs_format=FORMAT)
+    res = verify(analysis_612, DEB612, tracefs_format=FORMAT)
     got = {(m.kind, m.name, m.catalogue, m.runtime) for m in res.mismatches}
     assert ("extra", "UNIX_DISCONNECT", None, 7) in got
     assert ("value", "NETFILTER_DROP", 11, 12) in got
@@ -135,7 +135,7 @@ def test_612_against_this_machines_kernel(analysis_612, root_612):
     live = _live_enums()
     if "skb_drop_reason" not in live:
         pytest.skip(f"the running kernel ({os.uname().release}) has no enum skb_drop_reason")
-    res = verify(analysis_612, "debian:6.12", btf=LIVE)
+    res = verify(analysis_612, DEB612, btf=LIVE)
     got = {(m.enum, m.kind, m.name, m.catalogue, m.runtime) for m in res.mismatches}
     assert got == expected_612_vs_btf(root_612, live)
     assert res.compared > 60

@@ -16,8 +16,30 @@ pytest puts each test file's folder on sys.path, and test basenames are unique).
 from __future__ import annotations
 
 import os
+import re
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # tests/
 REPO = os.path.dirname(TESTS)
 DATA = os.path.join(TESTS, "data")
 FIXTURES = os.path.join(TESTS, "fixtures")
+
+
+def _pinned() -> dict[str, str]:
+    """tests/kernels: series spec -> the exact Debian version the tests read."""
+    out = {}
+    with open(os.path.join(TESTS, "kernels"), encoding="utf-8") as f:
+        for line in f:
+            spec = line.split("#", 1)[0].strip()
+            if spec:
+                out[re.match(r"debian:\d+\.\d+", spec).group(0)] = spec
+    return out
+
+
+KERNELS = _pinned()
+DEB61 = KERNELS["debian:6.1"]        # debian:6.1.192-3
+DEB612 = KERNELS["debian:6.12"]      # debian:6.12.117-1~deb12u1
+
+
+def pinned(spec: str) -> str:
+    """A series spec (`Base: debian:6.12` in a test patch) as the pinned test tree."""
+    return KERNELS.get(spec, spec)

@@ -26,7 +26,7 @@ from analyzer.source import cache as cache_mod, codec, manifest as manifest_mod
 from analyzer.source.tree import DirTree, cache_dir
 
 from conftest import REPO, TEST_CACHE, USER_CACHE
-from helpers import TESTS
+from helpers import DEB612, TESTS
 
 IDIOMS = os.path.join(TESTS, "fixtures", "idioms")
 PY = sys.executable
@@ -379,12 +379,12 @@ def test_code_version_covers_the_code():
 @pytest.mark.realtree
 def test_debian_612_cold_and_warm_are_byte_identical(tmp_path):
     cold, warm = tmp_path / "cold.json", tmp_path / "warm.json"
-    assert main(["scan", "debian:6.12", "--no-cache", "-o", str(cold)]) == 0
-    assert main(["scan", "debian:6.12", "-o", str(warm)]) == 0        # fills the cache if empty
-    assert main(["scan", "debian:6.12", "-o", str(warm)]) == 0        # warm for certain
+    assert main(["scan", DEB612, "--no-cache", "-o", str(cold)]) == 0
+    assert main(["scan", DEB612, "-o", str(warm)]) == 0        # fills the cache if empty
+    assert main(["scan", DEB612, "-o", str(warm)]) == 0        # warm for certain
     assert cold.read_bytes() == warm.read_bytes()
     from analyzer.source.tree import open_tree
-    facts = collect_facts(open_tree("debian:6.12"))
+    facts = collect_facts(open_tree(DEB612))
     assert facts.parsed == 0 and facts.cached > 4000
     assert json.loads(cold.read_bytes())["files"]["skipped"] == []
 

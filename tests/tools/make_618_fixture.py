@@ -44,7 +44,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(ROOT, "tests/fixtures/layouts/6.18")
 BTF = os.path.join(ROOT, "tests/data/runtime-6.18/btf-drop-reasons.json")
-BASE = os.path.expanduser("~/.cache/skbdrop/debian/tree-6.12/linux-source-6.12")
+sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
+from analyzer.source.tree import open_tree  # noqa: E402
+from helpers import DEB612  # noqa: E402  the pinned 6.12 test tree (tests/kernels)
 VERSION = (6, 18, 44)
 
 
@@ -145,12 +147,13 @@ def write(rel: str, text: str) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--base", default=BASE, help="Debian linux-source-6.12 tree (layout and doc comments)")
+    ap.add_argument("--base", default=None, help="Debian linux-source-6.12 tree (layout and doc comments)")
     a = ap.parse_args(argv)
     core = btf_enum("skb_drop_reason")
     subs = btf_enum("skb_drop_reason_subsys")
     write("Makefile", f"# SPDX-License-Identifier: GPL-2.0\nVERSION = {VERSION[0]}\nPATCHLEVEL = {VERSION[1]}\n"
                       f"SUBLEVEL = {VERSION[2]}\nEXTRAVERSION =\nNAME = Baby Opossum Posse\n")
+    a.base = a.base or open_tree(DEB612).root
     write("include/net/dropreason-core.h", core_header(a.base, core))
     write("include/net/dropreason.h", subsys_header(a.base, subs))
     with open(os.path.join(a.base, "net/openvswitch/drop.h")) as f:

@@ -4,7 +4,7 @@ C front end), for tests/link/test_callgraph_cflow.py.
 
     python3 tests/tools/make_cflow_edges.py [TREE] > tests/data/cflow/net-ipv4-6.12.tsv
 
-TREE defaults to $SKBDROP_KERNELS/tree-6.12/linux-source-6.12. Each file is given to
+TREE defaults to the pinned 6.12 test tree (tests/kernels, fetched by `make kernels`). Each file is given to
 `cflow -A -A -i _ -d 2 --omit-arguments` (-i _: names beginning with an underscore too) alone (no preprocessor, as skbdrop reads it): every
 function defined in the file (static ones too) and the names it calls. Output: one
 `file<TAB>caller<TAB>callee` per edge, sorted, with a header naming the cflow version.
@@ -39,9 +39,16 @@ def edges(tree: str, rel: str) -> set[tuple[str, str, str]]:
     return found
 
 
+def pinned_612_root() -> str:
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:0] = [os.path.dirname(os.path.dirname(here)), os.path.dirname(here)]
+    from analyzer.source.tree import open_tree
+    from helpers import DEB612
+    return open_tree(DEB612).root
+
+
 def main(argv: list[str]) -> int:
-    kernels = os.environ.get("SKBDROP_KERNELS") or os.path.expanduser("~/.cache/skbdrop/debian")
-    tree = argv[0] if argv else os.path.join(kernels, "tree-6.12", "linux-source-6.12")
+    tree = argv[0] if argv else pinned_612_root()
     version = subprocess.run(["cflow", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     allx = set()
     for full in sorted(glob.glob(os.path.join(tree, "net", "ipv4", "*.c"))):
