@@ -215,8 +215,9 @@ def known_keys(tree: Tree, manifest: Manifest) -> dict[str, str] | None:
     """Every file's content key from the tree's MANIFEST alone (stat, no read), or None
     when it does not know one of them (new, changed or racily clean)."""
     keys: dict[str, str] = {}
+    lookup = manifest.lookup
     for path, _data, full in tree.iter_files():
-        known = manifest.lookup(path, full) if full else None
+        known = lookup(path, full) if full else None
         if known is None:
             return None
         keys[path] = known

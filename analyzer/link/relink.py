@@ -209,6 +209,52 @@ class IndexJob:
         self.child.stop()
 
 
+def _load_index(where: tuple[str, str] | None) -> "LinkIndex | None":
+    """The index kept at WHERE (index_path), None if there is none or it does not load
+    (data only; a corrupt or foreign index is rebuilt)."""
+    if where is None:
+        return None
+    path, fp = where
+    data = cache_mod.read_file(path)
+    if data is None:
+        return None
+    try:
+        return _index_from_data(cache_mod.load_entry("check-index", fp, data))
+    except (codec.BadEntry, RecursionError):
+        return None
+
+
+class _TreeState:
+    """The fingerprint of a directory tree as it is now (known_keys: a stat of each of its
+    files), worked out in a forked child from the start (a thread shared the interpreter
+    lock with the linking and saved nothing), and that of the index taken on trust
+    meanwhile (TRUSTED)."""
+
+    def __init__(self, tree: Tree, manifest: Manifest, trusted: str):
+        self.tree, self.manifest, self.trusted = tree, manifest, trusted
+        self.confirmed = False
+        self._fp: str | None = None
+        self._child: Child | None = Child(self._now)
+
+    def _now(self) -> str:
+        keys = known_keys(self.tree, self.manifest)
+        return "" if keys is None else (tree_fingerprint(self.tree, keys) or "")
+
+    def fingerprint(self) -> str | None:
+        if self._child is not None:
+            try:
+                self._fp = self._child.join() or None
+            except ChildFailed:
+                self._fp = None
+            self._child = None
+        return self._fp
+
+    def keys(self) -> dict[str, str] | None:
+        """Every file's content key now (the tree changed under the trusted index)."""
+        self.fingerprint()
+        return known_keys(self.tree, self.manifest)
+
+
 def _save_index(path: str, fp: str, ix: "LinkIndex") -> None:
     try:
         cache_mod.write_atomic(path, cache_mod.dump_entry("check-index", fp, _index_to_data(ix)))
@@ -226,6 +272,7 @@ class Relinker:
         self.files = FactsOf(tree, use_cache=use_cache)
         self._index: LinkIndex | None = None
         self._facts: dict[str, FileFacts] = {}
+        self._state: _TreeState | None = None     # the check of an index taken on trust
 
     def read(self, path: str) -> str | None:
         """The base text of PATH, None if the tree has no such file."""
@@ -240,19 +287,27 @@ class Relinker:
         if self._index is not None:
             return self._index
         # a directory's index is keyed by every file's content (its manifest: a stat of
-        # each file, no read); an edited file, a checkout of another branch, is a new key
+        # each file, no read); an edited file, a checkout of another branch, is a new key.
+        # The stat of 60,000 files is most of a later check, so the index the manifest
+        # names as it was saved is used at once while a forked child stats the tree on
+        # the other core; pair() confirms the key before it answers and starts again
+        # with the tree's real state if the tree changed (confirmed()).
         manifest = Manifest.load(self.tree) if self.use_cache else None
-        keys = known_keys(self.tree, manifest) if manifest is not None else None
-        where = index_path(self.tree, self.use_cache, keys)
-        if where is not None:
-            path, fp = where
-            data = cache_mod.read_file(path)
-            if data is not None:
-                try:        # data only; a corrupt or foreign index is rebuilt
-                    self._index = _index_from_data(cache_mod.load_entry("check-index", fp, data))
-                    return self._index
-                except (codec.BadEntry, RecursionError):
-                    pass
+        if manifest is not None and self._state is None:
+            where = index_path(self.tree, self.use_cache, manifest.saved_keys())
+            ix = _load_index(where)
+            if ix is not None and threading.active_count() == 1 and hasattr(os, "fork"):
+                self._state = _TreeState(self.tree, manifest, where[1])
+                self._index = ix
+                return ix
+        if self._state is not None:
+            keys, manifest = self._state.keys(), self._state.manifest
+        else:
+            keys = known_keys(self.tree, manifest) if manifest is not None else None
+        ix = _load_index(index_path(self.tree, self.use_cache, keys))
+        if ix is not None:
+            self._index = ix
+            return ix
         facts = collect_facts(self.tree, jobs=self.jobs, use_cache=self.use_cache,
                               progress=self.progress, manifest=manifest)
         ix = build_index(facts)
@@ -351,7 +406,24 @@ class Relinker:
         ix = self.index()
         return link(Facts(facts), self.kernel, skipped=ix.skipped, scanned=ix.scanned)
 
+    def confirmed(self) -> bool:
+        """Is the index in use the one of the tree as it is now? When it was taken on
+        the manifest's word and the tree has changed since, it is dropped (index() then
+        finds or builds the right one) and the answer is False."""
+        st = self._state
+        if st is None or st.confirmed:
+            return True
+        if st.fingerprint() == st.trusted:
+            st.confirmed = True
+            return True
+        self._index = None
+        return False
+
     def pair(self, before, after):
+        got = self._pair(before, after)
+        return got if self.confirmed() else self._pair(before, after)
+
+    def _pair(self, before, after):
         changed = sorted(set(before) | set(after))
         def parse(texts):
             return self.files.parse({p: t.encode("utf-8", "surrogateescape")
@@ -380,6 +452,7 @@ class Relinker:
         return self._link(side(before, fb)), self._link(side(after, fa))
 
     def mentioned_outside(self, names: set[str], paths: set[str]) -> set[str]:
+        self.confirmed()
         ix = self.index()
         out = set()
         for n in names:

@@ -285,6 +285,6 @@ def analysis_key(identity: tuple[str, ...], keys: dict[str, str]) -> str:
     h = hashlib.blake2b(digest_size=20)
     for part in identity:
         h.update(part.encode() + b"\0")
-    for path in sorted(keys):
-        h.update(path.encode() + b"\0" + keys[path].encode() + b"\0")
+    # the same bytes as an update per file, in one update (60,000 calls were 0.07 s)
+    h.update("".join([f"{path}\0{keys[path]}\0" for path in sorted(keys)]).encode())
     return h.hexdigest()

@@ -449,6 +449,12 @@ def test_check_index_follows_the_trees_content(tree, tmp_path, monkeypatch, no_r
     built = []
     real_build = relink.build_index
     monkeypatch.setattr(relink, "build_index", lambda f: built.append(1) or real_build(f))
+    # the index the manifest names is taken on trust while a child stats the tree:
+    # (the tree's fingerprint now, the trusted one) of each check that did so
+    trusted = []
+    real_fp = relink._TreeState.fingerprint
+    monkeypatch.setattr(relink._TreeState, "fingerprint",
+                        lambda st: trusted.append((real_fp(st), st.trusted)) or trusted[-1][0])
     patch = tmp_path / "x.patch"
     patch.write_text("--- a/net/idioms/plain.c\n+++ b/net/idioms/plain.c\n@@ -1,1 +1,2 @@\n"
                      " // SPDX-License-Identifier: GPL-2.0\n+/* a comment */\n")
@@ -464,14 +470,17 @@ def test_check_index_follows_the_trees_content(tree, tmp_path, monkeypatch, no_r
     assert len(_files(index_dir)) == 1                          # kept by the scan
     first = check()
     assert built == []                                          # check used it
+    assert len(trusted) == 1 and trusted[0][0] == trusted[0][1]  # on trust, confirmed
     assert first == check("--no-cache")
     built.clear()
     # a base file changes; the Makefile does not
     f = tree / "net" / "idioms" / "constant.c"
     f.write_text(f.read_text() + "\nvoid idiom_late(struct sk_buff *skb)\n{\n"
                  "\tkfree_skb_reason(skb, SKB_DROP_REASON_NO_SOCKET);\n}\n")
+    trusted.clear()
     again = check()
     assert len(built) == 1 and len(_files(index_dir)) == 2     # a new index, a new key
+    assert len(set(trusted)) == 1 and trusted[0][0] != trusted[0][1]  # the trusted one refused
     assert check() == again and len(built) == 1                 # kept, not built again
     assert again == check("--no-cache")
 
