@@ -14,6 +14,7 @@ cache; the facts of single files come through the tree's manifest and the facts 
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import defaultdict
@@ -173,7 +174,43 @@ def index_path(tree: Tree, use_cache: bool = True, keys: dict[str, str] | None =
     fp = tree_fingerprint(tree, keys) if root else None
     if fp is None:
         return None
-    return os.path.join(root, f"link-index-{code_version('analysis')}", f"{fp}.json"), fp
+    return _index_file(root, fp), fp
+
+
+def _index_file(root: str, fp: str) -> str:
+    return os.path.join(root, f"link-index-{code_version('analysis')}", f"{fp}.json")
+
+
+def _last_file(root: str, tree: Tree) -> str | None:
+    """Where the fingerprint of the index a directory tree last had is noted (a guess
+    that check confirms: see Relinker.index); None for other trees, whose fingerprint
+    costs nothing."""
+    if getattr(tree, "kind", "") != "dir":
+        return None
+    name = hashlib.blake2b(os.path.realpath(tree.root).encode(), digest_size=12).hexdigest()
+    return os.path.join(root, f"link-index-{code_version('analysis')}", f"last-{name}")
+
+
+def _remember(tree: Tree, fp: str) -> None:
+    root = cache_mod.usable_root()
+    path = root and _last_file(root, tree)
+    if path:
+        try:
+            if cache_mod.read_file(path) != fp.encode():
+                cache_mod.write_atomic(path, fp.encode())
+        except OSError:
+            pass
+
+
+def _last_index(tree: Tree) -> tuple[str, str] | None:
+    """(index file, fingerprint) of the index TREE last had, if it is noted."""
+    root = cache_mod.usable_root()
+    path = root and _last_file(root, tree)
+    data = cache_mod.read_file(path) if path else None
+    if not data or not data.isalnum():
+        return None
+    fp = data.decode("ascii")
+    return _index_file(root, fp), fp
 
 
 def prepare_index(tree: Tree, facts: Facts, *, background: bool = False) -> "IndexJob | None":
@@ -183,6 +220,8 @@ def prepare_index(tree: Tree, facts: Facts, *, background: bool = False) -> "Ind
     the caller links (the caller must be single-threaded); the caller waits for it (or
     stops it) with the returned job."""
     where = index_path(tree, keys=facts.keys)
+    if where is not None:
+        _remember(tree, where[1])
     if where is None or os.path.exists(where[0]):
         return None
     if not background or not hasattr(os, "fork") or threading.active_count() > 1:
@@ -225,20 +264,26 @@ def _load_index(where: tuple[str, str] | None) -> "LinkIndex | None":
 
 
 class _TreeState:
-    """The fingerprint of a directory tree as it is now (known_keys: a stat of each of its
-    files), worked out in a forked child from the start (a thread shared the interpreter
-    lock with the linking and saved nothing), and that of the index taken on trust
-    meanwhile (TRUSTED)."""
+    """The fingerprint of a directory tree as it is now (its manifest loaded, then
+    known_keys: a stat of each of its files), worked out in a forked child on the other
+    core (a thread shared the interpreter lock with the linking and saved nothing), and
+    the fingerprint of the index taken on trust meanwhile (TRUSTED)."""
 
-    def __init__(self, tree: Tree, manifest: Manifest, trusted: str):
-        self.tree, self.manifest, self.trusted = tree, manifest, trusted
+    def __init__(self, tree: Tree, trusted: str):
+        self.tree, self.trusted = tree, trusted
         self.confirmed = False
         self._fp: str | None = None
         self._child: Child | None = Child(self._now)
 
     def _now(self) -> str:
-        keys = known_keys(self.tree, self.manifest)
+        manifest = Manifest.load(self.tree)
+        keys = known_keys(self.tree, manifest) if manifest is not None else None
         return "" if keys is None else (tree_fingerprint(self.tree, keys) or "")
+
+    def stop(self) -> None:
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
 
     def fingerprint(self) -> str | None:
         if self._child is not None:
@@ -248,11 +293,6 @@ class _TreeState:
                 self._fp = None
             self._child = None
         return self._fp
-
-    def keys(self) -> dict[str, str] | None:
-        """Every file's content key now (the tree changed under the trusted index)."""
-        self.fingerprint()
-        return known_keys(self.tree, self.manifest)
 
 
 def _save_index(path: str, fp: str, ix: "LinkIndex") -> None:
@@ -273,6 +313,22 @@ class Relinker:
         self._index: LinkIndex | None = None
         self._facts: dict[str, FileFacts] = {}
         self._state: _TreeState | None = None     # the check of an index taken on trust
+        if use_cache:
+            self._trust()
+
+    def _trust(self) -> None:
+        """Take the index this tree had last time (see index()), the child that checks
+        it started first: it works while this process applies and parses the patch."""
+        where = _last_index(self.tree)
+        if where is None or not os.path.exists(where[0]) or threading.active_count() > 1 \
+                or not hasattr(os, "fork"):
+            return
+        state = _TreeState(self.tree, where[1])
+        ix = _load_index(where)
+        if ix is None:
+            state.stop()
+            return
+        self._state, self._index = state, ix
 
     def read(self, path: str) -> str | None:
         """The base text of PATH, None if the tree has no such file."""
@@ -288,24 +344,17 @@ class Relinker:
             return self._index
         # a directory's index is keyed by every file's content (its manifest: a stat of
         # each file, no read); an edited file, a checkout of another branch, is a new key.
-        # The stat of 60,000 files is most of a later check, so the index the manifest
-        # names as it was saved is used at once while a forked child stats the tree on
-        # the other core; pair() confirms the key before it answers and starts again
-        # with the tree's real state if the tree changed (confirmed()).
+        # Loading the manifest and the stat of 60,000 files were most of a later check,
+        # so the index this tree had last time (noted by _remember) is taken from the
+        # start (_trust) while a forked child works out the tree's fingerprint on the
+        # other core; pair() confirms it before it answers and starts again with the
+        # tree's real state if the tree changed (confirmed()).
         manifest = Manifest.load(self.tree) if self.use_cache else None
-        if manifest is not None and self._state is None:
-            where = index_path(self.tree, self.use_cache, manifest.saved_keys())
-            ix = _load_index(where)
-            if ix is not None and threading.active_count() == 1 and hasattr(os, "fork"):
-                self._state = _TreeState(self.tree, manifest, where[1])
-                self._index = ix
-                return ix
-        if self._state is not None:
-            keys, manifest = self._state.keys(), self._state.manifest
-        else:
-            keys = known_keys(self.tree, manifest) if manifest is not None else None
-        ix = _load_index(index_path(self.tree, self.use_cache, keys))
+        keys = known_keys(self.tree, manifest) if manifest is not None else None
+        where = index_path(self.tree, self.use_cache, keys)
+        ix = _load_index(where)
         if ix is not None:
+            _remember(self.tree, where[1])
             self._index = ix
             return ix
         facts = collect_facts(self.tree, jobs=self.jobs, use_cache=self.use_cache,
@@ -315,6 +364,7 @@ class Relinker:
         where = index_path(self.tree, self.use_cache, facts.keys)
         if where is not None:
             _save_index(where[0], where[1], ix)
+            _remember(self.tree, where[1])
         self._index = ix
         return ix
 

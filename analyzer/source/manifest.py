@@ -59,11 +59,6 @@ class Manifest:
         m.name = name
         return m
 
-    def saved_keys(self) -> dict[str, str]:
-        """Every file's content key as the manifest was saved (what known_keys gives if
-        no file has changed, been added or removed since; nothing is checked here)."""
-        return {rel: e[4] for rel, e in self.entries.items()}
-
     def lookup(self, rel: str, full: str) -> str | None:
         e = self.entries.get(rel)
         if e is None:
