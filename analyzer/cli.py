@@ -42,7 +42,9 @@ try:
     from analyzer.errors import InputError
     from analyzer.model.data import SCHEMA
 except KeyboardInterrupt:              # Ctrl-C while the program is still loading
-    if __name__ != "__main__":
+    # the program is `-m analyzer.cli` or the `skbdrop` script (whose wrapper imports
+    # this module, then calls main); anyone else importing it gets the exception
+    if __name__ != "__main__" and os.path.basename(sys.argv[0] or "") != "skbdrop":
         raise
     _leave(_interrupted())
 

@@ -217,6 +217,27 @@ def test_ctrl_c_inside_exec_of_a_string():
     assert (r.returncode, r.stderr) == (130, "skbdrop: interrupted\n")
 
 
+def test_ctrl_c_while_the_skbdrop_script_loads():
+    """The `skbdrop` script's wrapper imports analyzer.cli, then calls main: a Ctrl-C
+    during that import is the one line and 130 too (it was a traceback)."""
+    code = ("import sys\n"
+            "class Boom:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'analyzer.model.data':\n"
+            "            raise KeyboardInterrupt\n"
+            "sys.meta_path.insert(0, Boom())\n"
+            "sys.argv[0] = '/usr/local/bin/skbdrop'\n"
+            "from analyzer.cli import main\n"
+            "sys.exit(main())\n")
+    r = subprocess.run([PY, "-c", code, "schema"], capture_output=True, text=True, env=_env(),
+                       timeout=60)
+    assert (r.returncode, r.stderr) == (130, "skbdrop: interrupted\n")
+    # imported by anyone else, the exception is theirs
+    r = subprocess.run([PY, "-c", code.replace("'/usr/local/bin/skbdrop'", "'tool'")],
+                       capture_output=True, text=True, env=_env(), timeout=60)
+    assert r.returncode == -signal.SIGINT and "KeyboardInterrupt" in r.stderr
+
+
 def test_stopped_worker_leaves_from_anywhere():
     """An interrupted scan stops its workers with SIGTERM. A worker must leave even where
     the pool's own code catches BaseException (its result sender does, then sends again,
