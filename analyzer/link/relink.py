@@ -181,23 +181,24 @@ def _index_file(root: str, fp: str) -> str:
     return os.path.join(root, f"link-index-{code_version('analysis')}", f"{fp}.json")
 
 
-def _last_file(root: str, tree: Tree) -> str | None:
+def _last_file(root: str, tree: Tree) -> tuple[str, str] | None:
     """Where the fingerprint of the index a directory tree last had is noted (a guess
-    that check confirms: see Relinker.index); None for other trees, whose fingerprint
-    costs nothing."""
+    that check confirms: see Relinker.index), and the note's entry key; None for other
+    trees, whose fingerprint costs nothing."""
     if getattr(tree, "kind", "") != "dir":
         return None
-    name = hashlib.blake2b(os.path.realpath(tree.root).encode(), digest_size=12).hexdigest()
-    return os.path.join(root, f"link-index-{code_version('analysis')}", f"last-{name}")
+    name = "last-" + hashlib.blake2b(os.path.realpath(tree.root).encode(), digest_size=12).hexdigest()
+    return os.path.join(root, f"link-index-{code_version('analysis')}", name + ".json"), name
 
 
 def _remember(tree: Tree, fp: str) -> None:
     root = cache_mod.usable_root()
-    path = root and _last_file(root, tree)
-    if path:
+    where = root and _last_file(root, tree)
+    if where:
+        data = cache_mod.dump_entry("check-index", where[1], fp)
         try:
-            if cache_mod.read_file(path) != fp.encode():
-                cache_mod.write_atomic(path, fp.encode())
+            if cache_mod.read_file(where[0]) != data:
+                cache_mod.write_atomic(where[0], data)
         except OSError:
             pass
 
@@ -205,11 +206,16 @@ def _remember(tree: Tree, fp: str) -> None:
 def _last_index(tree: Tree) -> tuple[str, str] | None:
     """(index file, fingerprint) of the index TREE last had, if it is noted."""
     root = cache_mod.usable_root()
-    path = root and _last_file(root, tree)
-    data = cache_mod.read_file(path) if path else None
-    if not data or not data.isalnum():
+    where = root and _last_file(root, tree)
+    data = cache_mod.read_file(where[0]) if where else None
+    if data is None:
         return None
-    fp = data.decode("ascii")
+    try:
+        fp = cache_mod.load_entry("check-index", where[1], data)
+    except codec.BadEntry:
+        return None
+    if type(fp) is not str or not fp.isalnum():
+        return None
     return _index_file(root, fp), fp
 
 

@@ -238,7 +238,7 @@ def encode_facts(key: str, facts: FileFacts) -> bytes:
     """FACTS as a cache entry: also what a worker process hands back to the scan (bytes
     cross the process boundary at no cost; pickled dataclasses took 1.4 s per 1,000
     files to load)."""
-    return dump_entry("facts", key, codec.encoder(FileFacts)(facts))
+    return dump_entry("facts", key, codec.json_encoder(FileFacts)(facts))
 
 
 def decode_facts(key: str, entry: bytes) -> FileFacts:
