@@ -24,8 +24,9 @@ def function_regions(lines: list[str]) -> list[tuple[int, int, str | None, int]]
     n = len(lines)
     # the lines that can open a body (a "{" somewhere) and those that close one ("}" in
     # column 0), picked out once; the walk below then jumps from one to the next
-    cands = [i for i, ln in enumerate(lines) if "{" in ln]
-    closes = [i for i, ln in enumerate(lines) if ln.startswith("}")]
+    text = "\n".join(lines)
+    cands = _lines_with(text, "{")
+    closes = _lines_starting(text, "}")
     i = 0
     for c in cands:
         if c < i:
@@ -60,6 +61,38 @@ def function_regions(lines: list[str]) -> list[tuple[int, int, str | None, int]]
             k = closes[x] if x < len(closes) else n
         out.append((i + 1, k + 1, name, j + 2))
         i = k + 1
+    return out
+
+
+def _lines_with(text: str, ch: str) -> list[int]:
+    """The 0-based numbers of the lines of TEXT that hold CH, found with str.find (one
+    step per such line, not per line: most lines of C have no brace)."""
+    out = []
+    row, last = 0, 0
+    find, count = text.find, text.count
+    i = find(ch)
+    while i >= 0:
+        row += count("\n", last, i)
+        out.append(row)
+        last = find("\n", i)
+        if last < 0:
+            break
+        i = find(ch, last)
+    return out
+
+
+def _lines_starting(text: str, ch: str) -> list[int]:
+    """The 0-based numbers of the lines of TEXT that begin with CH."""
+    out = [0] if text.startswith(ch) else []
+    row, last = 0, 0
+    find, count = text.find, text.count
+    needle = "\n" + ch
+    i = find(needle)
+    while i >= 0:
+        row += count("\n", last, i + 1)
+        out.append(row)
+        last = i + 1
+        i = find(needle, last)
     return out
 
 
