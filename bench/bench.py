@@ -14,8 +14,8 @@ yardstick), then
   * the explain benchmark (bench_explain.py) on the scan's analysis.json;
   * how the cold scan grows: net/, net/ + drivers/net/, the whole tree (each with include/
     and the Makefile, hard-linked into a scratch tree), time against bytes.
-Targets (issue 15, 2 cores): cold <= 4x grep, warm <= 1x grep, peak RSS < 1 GB, first check <= 2 s, later checks <= 0.5 s, report <= 5 s. Exits 1 when
-a target is missed.
+Targets (issue 15, 2 cores): cold <= 4x grep, warm <= 1x grep, peak RSS < 1 GB, first
+check <= 2 s, later checks <= 0.5 s, report <= 5 s. Exits 1 when a target is missed.
 """
 from __future__ import annotations
 

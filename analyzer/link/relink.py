@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping
@@ -280,6 +281,8 @@ class _TreeState:
         self.confirmed = False
         self._fp: str | None = None
         self._child: Child | None = Child(self._now)
+        # a check that ends before it asks (a patch that does not apply) still reaps it
+        self._reap = weakref.finalize(self, self._child.stop)
 
     def _now(self) -> str:
         manifest = Manifest.load(self.tree)
@@ -287,12 +290,12 @@ class _TreeState:
         return "" if keys is None else (tree_fingerprint(self.tree, keys) or "")
 
     def stop(self) -> None:
-        if self._child is not None:
-            self._child.stop()
-            self._child = None
+        self._reap()                   # the child stopped and reaped, once
+        self._child = None
 
     def fingerprint(self) -> str | None:
         if self._child is not None:
+            self._reap.detach()        # joined here: its pid is not ours to signal after
             try:
                 self._fp = self._child.join() or None
             except ChildFailed:

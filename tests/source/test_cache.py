@@ -493,6 +493,22 @@ def test_check_index_follows_the_trees_content(tree, tmp_path, monkeypatch, no_r
     assert again == check("--no-cache")
 
 
+def test_a_check_that_never_asks_reaps_its_child(tree, tmp_path, monkeypatch, no_racy):
+    """The child that confirms a trusted index is reaped even when the check ends before
+    it asks (a patch that does not apply): no zombie, no open pipe."""
+    import gc
+    from analyzer.link import relink
+    monkeypatch.setenv("SKBDROP_CACHE", str(tmp_path / "cache"))
+    cache_mod._check_root.cache_clear()
+    assert main(["scan", str(tree), "-o", str(tmp_path / "a.json"), "-j", "1"]) == 0
+    r = relink.Relinker(DirTree(str(tree)))
+    pid = r._state._child.pid                   # trusted: the scan noted its index
+    del r
+    gc.collect()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)             # already reaped
+
+
 def test_other_code_versions_are_removed_once_unused(tmp_path, monkeypatch, tree):
     """Every code change makes new entry directories; those of other versions that no run
     has used for STALE_DAYS days are removed by the next run, this code's are marked used,
