@@ -467,15 +467,15 @@ class Relinker:
 
     def confirmed(self) -> bool:
         """Is the index in use the one of the tree as it is now? When it was taken on
-        the manifest's word and the tree has changed since, it is dropped (index() then
-        finds or builds the right one) and the answer is False."""
+        trust (_trust) and the tree has changed since, it is dropped, index() finds or
+        builds the right one from then on, and the answer is False (once)."""
         st = self._state
         if st is None or st.confirmed:
             return True
         if st.fingerprint() == st.trusted:
             st.confirmed = True
             return True
-        self._index = None
+        self._index = self._state = None
         return False
 
     def pair(self, before, after):

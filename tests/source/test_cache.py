@@ -483,6 +483,8 @@ def test_check_index_follows_the_trees_content(tree, tmp_path, monkeypatch, no_r
     f = tree / "net" / "idioms" / "constant.c"
     f.write_text(f.read_text() + "\nvoid idiom_late(struct sk_buff *skb)\n{\n"
                  "\tkfree_skb_reason(skb, SKB_DROP_REASON_NO_SOCKET);\n}\n")
+    r = relink.Relinker(DirTree(str(tree)))                    # refused once, then done with
+    assert r.confirmed() is False and r.confirmed() is True and r._index is None
     trusted.clear()
     again = check()
     assert len(built) == 1 and indexes() == 2                  # a new index, a new key
