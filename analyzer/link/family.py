@@ -64,11 +64,13 @@ def derive_family(facts: Mapping[str, FileFacts], index, resolver) -> list[Famil
         rounds += 1
         for path in sorted(facts):
             f = facts[path]
-            by_name = {fn.name: fn for fn in f.functions}
+            by_name = None            # made for the few files with a call to a member
             for c in f.calls:
                 g = fam.get(c.callee)
                 if g is None or c.function is None or c.function in fam or c.function == c.callee:
                     continue
+                if by_name is None:
+                    by_name = {fn.name: fn for fn in f.functions}
                 fn = by_name.get(c.function)
                 if fn is None or g.skb_param is None or g.skb_param >= len(c.args):
                     continue
