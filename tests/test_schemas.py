@@ -30,7 +30,7 @@ from analyzer.cli import main
 from analyzer.commands import check, diff, explain, export, verify
 from analyzer.model import data as model
 from analyzer.source.patch import parse_patch
-from helpers import DEB61, DEB612, pinned
+from helpers import DEB61, DEB612, patch_base
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDIOMS = os.path.join(HERE, "fixtures", "idioms")
@@ -245,18 +245,12 @@ def test_real_diff_and_verify(analysis_61, analysis_612):
     validate("verify", verify.to_json(analysis_612, res))
 
 
-def _base_of(path: str) -> str:
-    with open(path, encoding="utf-8") as f:
-        m = re.search(r"^Base: (\S+)$", f.read(), re.M)
-    return pinned(m.group(1)) if m else DEB612
-
-
 @pytest.mark.realtree
 @pytest.mark.parametrize("path", [p for p in sorted(glob.glob(os.path.join(CHECK_DATA, "*.patch")))
                                   if "does-not-apply" not in p],
                          ids=lambda p: os.path.basename(p)[:-6])
 def test_real_check(path, engines):
-    args = SimpleNamespace(base=_base_of(path), patch=path, git=None, squash=False,
+    args = SimpleNamespace(base=patch_base(path), patch=path, git=None, squash=False,
                            format="json", fail_on="warning",
                            paths=",".join(check.DEFAULT_PATHS), terse=False, output="-",
                            jobs=None, no_cache=False)

@@ -14,7 +14,6 @@ cache; the facts of single files come through the tree's manifest and the facts 
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import weakref
@@ -34,7 +33,7 @@ from analyzer.link.family import derive_family
 from analyzer.link.resolver import Index, Resolver
 from analyzer.model import Analysis, KernelInfo
 from analyzer.source.cache import code_version
-from analyzer.source.manifest import Manifest, tree_fingerprint
+from analyzer.source.manifest import Manifest, tree_fingerprint, tree_name
 from analyzer.source import cache as cache_mod, codec
 from analyzer.source.tree import Tree
 
@@ -178,8 +177,9 @@ def index_path(tree: Tree, use_cache: bool = True, keys: dict[str, str] | None =
     return _index_file(root, fp), fp
 
 
-def _index_file(root: str, fp: str) -> str:
-    return os.path.join(root, f"link-index-{code_version('analysis')}", f"{fp}.json")
+def _index_file(root: str, name: str) -> str:
+    """The file NAME (a fingerprint, or a tree's note) of the link-index directory."""
+    return os.path.join(root, f"link-index-{code_version('analysis')}", f"{name}.json")
 
 
 def _last_file(root: str, tree: Tree) -> tuple[str, str] | None:
@@ -188,8 +188,8 @@ def _last_file(root: str, tree: Tree) -> tuple[str, str] | None:
     trees, whose fingerprint costs nothing."""
     if getattr(tree, "kind", "") != "dir":
         return None
-    name = "last-" + hashlib.blake2b(os.path.realpath(tree.root).encode(), digest_size=12).hexdigest()
-    return os.path.join(root, f"link-index-{code_version('analysis')}", name + ".json"), name
+    name = "last-" + tree_name(tree.root)
+    return _index_file(root, name), name
 
 
 def _remember(tree: Tree, fp: str) -> None:

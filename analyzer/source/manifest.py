@@ -27,6 +27,12 @@ Entries = dict[str, tuple[int, int, int, int, str]]
 RACY_NS = 2_000_000_000
 
 
+def tree_name(tree_root: str) -> str:
+    """A directory tree's name in the cache (its manifest, check's note of its last
+    index): a hash of its real path."""
+    return hashlib.blake2b(os.path.realpath(tree_root).encode(), digest_size=12).hexdigest()
+
+
 def stat_key(st: os.stat_result) -> Stat:
     return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
@@ -46,7 +52,7 @@ class Manifest:
         root = root or usable_root()
         if root is None:
             return None
-        name = hashlib.blake2b(os.path.realpath(tree_root).encode(), digest_size=12).hexdigest()
+        name = tree_name(tree_root)
         path = os.path.join(root, f"manifest-{code_version()}", name + ".json")
         entries = {}
         data = read_file(path)

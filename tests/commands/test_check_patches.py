@@ -22,7 +22,7 @@ from analyzer.commands import check
 from analyzer.cli import main
 from analyzer.formats.sarif import to_sarif
 
-from helpers import DEB612, TESTS, pinned
+from helpers import DEB612, TESTS, patch_base
 
 pytestmark = pytest.mark.realtree
 
@@ -34,12 +34,6 @@ PATCHES = sorted(glob.glob(os.path.join(DATA, "*.patch")))
 @pytest.fixture(scope="module")
 def engine612(engines):
     return engines(DEB612)
-
-
-def base_of(path: str) -> str:
-    with open(path, encoding="utf-8") as f:
-        m = re.search(r"^Base: (\S+)$", f.read(), re.M)
-    return pinned(m.group(1)) if m else DEB612
 
 
 def expectations(path: str) -> list[str]:
@@ -62,7 +56,7 @@ def found(rep) -> list[str]:
 @pytest.mark.parametrize("path", [p for p in PATCHES if "does-not-apply" not in p],
                          ids=lambda p: os.path.basename(p)[:-6])
 def test_patch(path, engines):
-    base = base_of(path)
+    base = patch_base(path)
     rep = check.run(args_for(path, base=base), engine_factory=engines)
     assert rep.kernel is None or rep.kernel.version == base.split(":")[1].split("-")[0]
     assert found(rep) == sorted(expectations(path)), check.to_text(rep)

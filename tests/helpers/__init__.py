@@ -40,6 +40,9 @@ DEB61 = KERNELS["debian:6.1"]        # debian:6.1.192-3
 DEB612 = KERNELS["debian:6.12"]      # debian:6.12.117-1~deb12u1
 
 
-def pinned(spec: str) -> str:
-    """A series spec (`Base: debian:6.12` in a test patch) as the pinned test tree."""
-    return KERNELS.get(spec, spec)
+def patch_base(path: str) -> str:
+    """The base tree of the test patch PATH: its `Base: debian:6.12` line as the pinned
+    test tree of that series, DEB612 when it has none."""
+    with open(path, encoding="utf-8") as f:
+        m = re.search(r"^Base: (\S+)$", f.read(), re.M)
+    return KERNELS.get(m.group(1), m.group(1)) if m else DEB612
